@@ -1,0 +1,105 @@
+"""One data path for every dataset: ImageFolder tree -> split -> transforms -> DataLoader."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader
+
+from inception_tl.data.folder import Sample, find_class_names, list_samples
+from inception_tl.data.images import LabelledImages
+from inception_tl.data.splits import stratified_split
+from inception_tl.data.transforms import eval_transform, resolve_preprocessing, train_transform
+
+DEFAULT_AUGMENT = {"crop_scale": (0.5, 1.0), "hflip": 0.5, "rotation": 15, "shift": 0.1, "shear": 5, "zoom": 0.1}
+
+
+class ImageDataModule(L.LightningDataModule):
+    """Prepares `root` through its source, then splits and serves it.
+
+    `prepare_data` may be called before the Trainer exists (the model needs the class names), and
+    again by Lightning: sources are idempotent and lock against concurrent preparation.
+    """
+
+    def __init__(
+        self,
+        source: Any,
+        root: str,
+        backbone: str,
+        image_size: int | None = None,
+        batch_size: int = 32,
+        num_workers: int = 4,
+        val_split: float = 0.2,
+        seed: int = 0,
+        augment: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.source = source
+        self.root = Path(root).expanduser()
+        self.preprocessing = resolve_preprocessing(backbone, image_size)
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.val_split = val_split
+        self.seed = seed
+        self.augment = {**DEFAULT_AUGMENT, **(augment or {})}
+        self.samples: dict[str, list[Sample]] = {}
+
+    def prepare_data(self) -> None:
+        self.source.prepare(self.root)
+
+    @property
+    def class_names(self) -> list[str]:
+        return find_class_names(self.root / "train")
+
+    @property
+    def has_test(self) -> bool:
+        return (self.root / "test").is_dir()
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.samples:
+            return
+        classes = self.class_names
+        train = list_samples(self.root / "train", classes)
+        if (self.root / "val").is_dir():
+            val = list_samples(self.root / "val", classes)
+        else:
+            kept, held_out = stratified_split([label for _, label in train], self.val_split, self.seed)
+            train, val = [train[i] for i in kept], [train[i] for i in held_out]
+        self.samples = {"train": train, "val": val}
+        if self.has_test:
+            self.samples["test"] = list_samples(self.root / "test", classes)
+
+    def dataset(self, split: str) -> LabelledImages:
+        """The split's samples with its transform: augmentation for `train` only."""
+        if split == "train":
+            transform = train_transform(self.preprocessing, self.augment)
+        else:
+            transform = eval_transform(self.preprocessing)
+        return LabelledImages(self.samples[split], transform)
+
+    def _loader(self, split: str) -> DataLoader:
+        dataset = self.dataset(split)
+        training = split == "train"
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=training,
+            # A last training batch of one image breaks BatchNorm; it is reshuffled in next epoch anyway.
+            drop_last=training and len(dataset) > self.batch_size,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            pin_memory=torch.cuda.is_available(),
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train")
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test")

@@ -1,0 +1,97 @@
+"""Download a file to a cache, verified by size and SHA-256 before it is ever visible under its name."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+from inception_tl.errors import DownloadError
+
+CHUNK_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """A file on the web together with what it must hash to."""
+
+    url: str
+    sha256: str
+    size: int | None = None
+
+    @property
+    def filename(self) -> str:
+        return self.url.rstrip("/").rsplit("/", 1)[-1]
+
+    @classmethod
+    def from_config(cls, value: RemoteFile | Mapping) -> RemoteFile:
+        return value if isinstance(value, RemoteFile) else cls(**dict(value))
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify(path: Path, remote: RemoteFile) -> None:
+    """Raise DownloadError unless `path` has the expected size and SHA-256."""
+    size = path.stat().st_size
+    if remote.size is not None and size != remote.size:
+        raise DownloadError(
+            f"{path} has {size:,} bytes but {remote.url} should have {remote.size:,}. "
+            f"Delete the file and run again to download it afresh."
+        )
+    actual = sha256_of(path)
+    if actual != remote.sha256:
+        raise DownloadError(
+            f"{path} has SHA-256 {actual} but {remote.url} should have {remote.sha256}. "
+            f"Delete the file and run again to download it afresh."
+        )
+
+
+def fetch(remote: RemoteFile, directory: Path, timeout_s: float = 60.0) -> Path:
+    """Return the verified local copy of `remote` in `directory`, downloading it if needed.
+
+    The download goes to a temporary file that is renamed only after the checksum matches, so a
+    file under the final name is always complete and correct, and a failed download leaves nothing.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / remote.filename
+    if target.exists():
+        verify(target, remote)
+        return target
+    fd, partial_name = tempfile.mkstemp(dir=directory, prefix=f".{remote.filename}.", suffix=".part")
+    partial = Path(partial_name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            _stream(remote, out, timeout_s)
+        verify(partial, remote)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
+
+
+def _stream(remote: RemoteFile, out, timeout_s: float) -> None:
+    try:
+        with urllib.request.urlopen(remote.url, timeout=timeout_s) as response:
+            total = remote.size or int(response.headers.get("Content-Length") or 0) or None
+            columns = (*Progress.get_default_columns()[:2], BarColumn(), DownloadColumn(), TransferSpeedColumn())
+            with Progress(*columns, transient=True) as progress:
+                task = progress.add_task(f"Downloading {remote.filename}", total=total)
+                while chunk := response.read(CHUNK_BYTES):
+                    out.write(chunk)
+                    progress.advance(task, len(chunk))
+    except (urllib.error.URLError, OSError, TimeoutError) as error:
+        reason = getattr(error, "reason", error)
+        raise DownloadError(f"Could not download {remote.url}: {reason}") from error

@@ -1,0 +1,44 @@
+"""Extract a zip archive safely and atomically."""
+
+from __future__ import annotations
+
+import shutil
+import stat
+import tempfile
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from inception_tl.errors import DataError
+
+
+def _check_member(archive: Path, member: zipfile.ZipInfo) -> None:
+    """Refuse members that could write outside the target folder ("zip slip") or create links."""
+    name = PurePosixPath(member.filename.replace("\\", "/"))
+    if name.is_absolute() or ".." in name.parts or (name.parts and ":" in name.parts[0]):
+        raise DataError(f"Refusing to extract {archive}: member {member.filename!r} points outside the folder.")
+    if stat.S_ISLNK(member.external_attr >> 16):
+        raise DataError(f"Refusing to extract {archive}: member {member.filename!r} is a symbolic link.")
+
+
+def extract_zip(archive: Path, destination: Path) -> Path:
+    """Extract `archive` into `destination`, which must not exist yet.
+
+    Members are checked first; extraction goes into a hidden sibling folder that is renamed to
+    `destination` only when complete, so an interrupted run never leaves a folder that looks done.
+    """
+    if destination.exists():
+        raise DataError(f"Cannot extract {archive} into {destination}: the folder already exists.")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=destination.parent, prefix=f".{destination.name}.partial-"))
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            for member in zf.infolist():
+                _check_member(archive, member)
+            zf.extractall(staging)
+        staging.rename(destination)
+    except zipfile.BadZipFile as error:
+        raise DataError(f"{archive} is not a valid zip archive ({error}). Delete it and run again.") from error
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return destination

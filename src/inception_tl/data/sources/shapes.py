@@ -1,0 +1,106 @@
+"""A generated dataset so that everything runs offline: shapes drawn by PIL over noisy backgrounds."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from filelock import FileLock
+from PIL import Image, ImageDraw
+
+from inception_tl.errors import DataError
+
+MARKER = ".shapes.json"
+SHAPES = ("circle", "square", "triangle", "star")
+
+
+def _polygon(shape: str, cx: float, cy: float, radius: float, angle: float) -> list[tuple[float, float]]:
+    corners = {"square": 4, "triangle": 3, "star": 10}[shape]
+    points = []
+    for k in range(corners):
+        r = radius * (0.45 if shape == "star" and k % 2 else 1.0)
+        theta = angle + 2 * math.pi * k / corners
+        points.append((cx + r * math.cos(theta), cy + r * math.sin(theta)))
+    return points
+
+
+def draw_shape(shape: str, size: int, rng: np.random.Generator) -> Image.Image:
+    """One `size` x `size` image of `shape` in a random colour, size, position and rotation."""
+    background = rng.integers(0, 256, 3)
+    noise = rng.normal(0.0, 12.0, (size, size, 3))
+    pixels = np.clip(background + noise, 0, 255).astype(np.uint8)
+    image = Image.fromarray(pixels, "RGB")
+    colour = rng.integers(0, 256, 3)
+    while np.abs(colour - background).sum() < 200:  # keep the shape visible against its background
+        colour = rng.integers(0, 256, 3)
+    radius = rng.uniform(0.25, 0.42) * size
+    cx, cy = rng.uniform(radius, size - radius, 2)
+    angle = rng.uniform(0, 2 * math.pi)
+    draw = ImageDraw.Draw(image)
+    fill = tuple(int(c) for c in colour)
+    if shape == "circle":
+        draw.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), fill=fill)
+    else:
+        draw.polygon(_polygon(shape, cx, cy, radius, angle), fill=fill)
+    return image
+
+
+class Shapes:
+    """Write `train/` and `test/` folders of shape images once; the same seed gives the same files."""
+
+    def __init__(
+        self,
+        classes: Sequence[str] = SHAPES,
+        train_per_class: int = 150,
+        test_per_class: int = 50,
+        image_size: int = 96,
+        seed: int = 0,
+    ) -> None:
+        unknown = sorted(set(classes) - set(SHAPES))
+        if unknown:
+            raise DataError(f"Unknown shapes {unknown}; data.source.classes may hold {list(SHAPES)}.")
+        self.params = {
+            "classes": list(classes),
+            "train_per_class": int(train_per_class),
+            "test_per_class": int(test_per_class),
+            "image_size": int(image_size),
+            "seed": int(seed),
+        }
+
+    def prepare(self, root: Path) -> None:
+        root.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(root.parent / f".{root.name}.lock")):
+            marker = root / MARKER
+            if marker.is_file() and json.loads(marker.read_text()) == self.params:
+                return
+            if root.exists() and not marker.is_file() and any(root.iterdir()):
+                raise DataError(
+                    f"{root} exists and was not written by the shapes generator; refusing to overwrite it. "
+                    f"Choose another data.root."
+                )
+            self._generate(root)
+
+    def _generate(self, root: Path) -> None:
+        staging = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}.partial-"))
+        try:
+            for split_index, (split, per_class) in enumerate(
+                (("train", self.params["train_per_class"]), ("test", self.params["test_per_class"]))
+            ):
+                for class_index, shape in enumerate(self.params["classes"]):
+                    folder = staging / split / shape
+                    folder.mkdir(parents=True)
+                    rng = np.random.default_rng([self.params["seed"], split_index, class_index])
+                    for index in range(per_class):
+                        draw_shape(shape, self.params["image_size"], rng).save(folder / f"{index:04d}.png")
+            (staging / MARKER).write_text(json.dumps(self.params))
+            if root.exists():  # an older generation with other parameters: ours to replace
+                shutil.rmtree(root)
+            staging.rename(root)
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging)

@@ -1,0 +1,21 @@
+"""User-facing errors: the entry points print these as a message, not as a stack trace."""
+
+
+class InceptionTLError(Exception):
+    """Base class for problems the user can fix (bad data, config, weights or network)."""
+
+
+class ConfigError(InceptionTLError):
+    """A configuration value is invalid."""
+
+
+class DataError(InceptionTLError):
+    """A dataset is missing, malformed or inconsistent."""
+
+
+class DownloadError(DataError):
+    """A file could not be fetched or did not match its checksum."""
+
+
+class WeightsError(InceptionTLError):
+    """Backbone weights could not be loaded or do not match the model."""

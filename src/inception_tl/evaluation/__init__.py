@@ -1,0 +1,1 @@
+"""Evaluation: metrics now; reports and plots build on them."""

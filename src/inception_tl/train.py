@@ -1,0 +1,114 @@
+"""The run: build the parts from the config, fit, evaluate the best checkpoint, write outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ModelCheckpoint
+from omegaconf import DictConfig, OmegaConf
+from rich.console import Console
+from rich.syntax import Syntax
+from rich.table import Table
+
+from inception_tl.data import ImageDataModule
+from inception_tl.models import ImageClassifier
+
+console = Console()
+
+
+def resolve_precision(precision: str | int) -> str | int:
+    """`auto` means mixed precision (fp16 AMP) on CUDA and full precision elsewhere.
+
+    Lightning has no "auto" precision; fp16 AMP is not available on the CPU, so one default
+    serves both machines.
+    """
+    if precision != "auto":
+        return precision
+    return "16-mixed" if torch.cuda.is_available() else "32-true"
+
+
+def build_trainer(cfg: DictConfig) -> L.Trainer:
+    callbacks = [instantiate(node) for node in (cfg.get("callbacks") or {}).values() if node]
+    loggers = [instantiate(node) for node in (cfg.get("logger") or {}).values() if node]
+    return instantiate(
+        cfg.trainer,
+        precision=resolve_precision(cfg.trainer.precision),
+        callbacks=callbacks,
+        logger=loggers or False,
+    )
+
+
+def build_model(cfg: DictConfig, datamodule: ImageDataModule) -> ImageClassifier:
+    def plain(node: Any) -> Any:
+        return OmegaConf.to_container(node, resolve=True) if node is not None else None
+
+    return ImageClassifier(
+        backbone=plain(cfg.backbone),
+        class_names=datamodule.class_names,
+        preprocessing=datamodule.preprocessing,
+        optimizer=plain(cfg.optim),
+        scheduler=plain(cfg.get("scheduler")),
+        label_smoothing=cfg.label_smoothing,
+        # Resuming restores every weight from the checkpoint: no need to fetch pretrained ones.
+        load_weights=cfg.ckpt_path is None,
+    )
+
+
+def evaluate_best(trainer: L.Trainer, model: ImageClassifier, datamodule: ImageDataModule) -> dict[str, Any]:
+    """Validation and test metrics of the best checkpoint (the current weights if none was saved)."""
+    checkpoint = trainer.checkpoint_callback
+    best = checkpoint.best_model_path if isinstance(checkpoint, ModelCheckpoint) else ""
+    ckpt_path = best or None
+    metrics: dict[str, Any] = {}
+    for result in trainer.validate(model, datamodule=datamodule, ckpt_path=ckpt_path, verbose=False):
+        metrics.update(result)
+    if datamodule.has_test:
+        for result in trainer.test(model, datamodule=datamodule, ckpt_path=ckpt_path, verbose=False):
+            metrics.update(result)
+        metrics["test/confusion_matrix"] = model.confusion_matrix
+    metrics = {key: float(value) if isinstance(value, int | float) else value for key, value in metrics.items()}
+    metrics["class_names"] = model.class_names
+    metrics["best_checkpoint"] = best or None
+    return metrics
+
+
+def print_metrics(metrics: dict[str, Any]) -> None:
+    table = Table(title="Final metrics (best checkpoint)")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in metrics.items():
+        if isinstance(value, float):
+            table.add_row(key, f"{value:.4f}")
+    console.print(table)
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """Train and evaluate as configured; returns the metrics also written to `metrics.json`."""
+    output_dir = Path(cfg.paths.output_dir)
+    L.seed_everything(cfg.seed, workers=True)
+
+    datamodule: ImageDataModule = instantiate(cfg.data, backbone=cfg.backbone.name)
+    datamodule.prepare_data()
+    model = build_model(cfg, datamodule)
+    trainer = build_trainer(cfg)
+
+    if trainer.is_global_zero:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        resolved = OmegaConf.to_yaml(cfg, resolve=True)
+        (output_dir / "config.yaml").write_text(resolved)
+        console.print(Syntax(resolved, "yaml", theme="ansi_dark"))
+        console.print(f"Run directory: [bold]{output_dir}[/bold]")
+
+    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+    metrics = evaluate_best(trainer, model, datamodule)
+
+    if trainer.is_global_zero:
+        (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        print_metrics(metrics)
+        console.print(f"Outputs in [bold]{output_dir}[/bold]")
+    return metrics

@@ -1,0 +1,81 @@
+"""Local weight files: exact loading, classifier dropped, mismatches and unsafe pickles refused."""
+
+import subprocess
+import sys
+
+import pytest
+import timm
+import torch
+from safetensors.torch import save_file
+
+from inception_tl.models.backbone import create_backbone
+from tests.conftest import REPO, compose_config
+
+
+def random_state_dict(name: str, num_classes: int = 0) -> dict[str, torch.Tensor]:
+    torch.manual_seed(123)
+    model = timm.create_model(name, pretrained=False, num_classes=num_classes)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(torch.randn_like(parameter))
+    return {key: value.contiguous() for key, value in model.state_dict().items()}
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".pth"])
+def test_weights_file_loads_every_backbone_tensor_exactly(tmp_path, suffix):
+    saved = random_state_dict("inception_v3")
+    path = tmp_path / f"weights{suffix}"
+    save_file(saved, str(path)) if suffix == ".safetensors" else torch.save(saved, path)
+    model = create_backbone("inception_v3", pretrained=True, weights=str(path))
+    loaded = model.state_dict()
+    assert loaded.keys() == saved.keys()
+    assert all(torch.equal(loaded[key], saved[key]) for key in saved)
+
+
+def test_imagenet_classifier_in_the_file_is_dropped_for_the_new_head(tmp_path):
+    saved = random_state_dict("inception_v3", num_classes=1000)
+    assert "fc.weight" in saved
+    torch.save(saved, tmp_path / "imagenet.pth")
+    model = create_backbone("inception_v3", pretrained=False, weights=str(tmp_path / "imagenet.pth"))
+    assert torch.equal(model.state_dict()["Conv2d_1a_3x3.conv.weight"], saved["Conv2d_1a_3x3.conv.weight"])
+
+
+def test_weights_for_another_backbone_are_a_clear_error(tmp_path):
+    save_file(random_state_dict("inception_resnet_v2"), str(tmp_path / "irv2.safetensors"))
+    with pytest.raises(Exception, match="does not hold inception_v3 weights") as error:
+        create_backbone("inception_v3", pretrained=False, weights=str(tmp_path / "irv2.safetensors"))
+    assert "irv2.safetensors" in str(error.value)
+    assert "backbone=" in str(error.value)
+
+
+def test_weights_through_the_config_reach_the_model(tmp_path):
+    from inception_tl.data.transforms import resolve_preprocessing
+    from inception_tl.models import ImageClassifier
+
+    saved = random_state_dict("inception_v4")
+    save_file(saved, str(tmp_path / "v4.safetensors"))
+    cfg = compose_config(["backbone=inception_v4", f"backbone.weights={tmp_path / 'v4.safetensors'}"], tmp_path)
+    model = ImageClassifier(
+        backbone=dict(cfg.backbone), class_names=["x", "y"], preprocessing=resolve_preprocessing("inception_v4", 75)
+    )
+    assert all(torch.equal(model.backbone.state_dict()[key], saved[key]) for key in saved)
+
+
+def test_unreachable_hub_tells_how_to_train_offline(tmp_path):
+    """No network and an empty cache: the CLI names the fix instead of printing a hub stack trace."""
+    env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "PATH": "/usr/bin:/bin"}
+    command = [
+        sys.executable,
+        "train.py",
+        "experiment=quickstart",
+        "backbone.pretrained=true",
+        f"paths.data_dir={tmp_path}",
+        "data.source.train_per_class=2",
+        "data.source.test_per_class=1",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    ]
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    assert "Could not load pretrained inception_v3 weights" in result.stderr
+    assert "backbone.pretrained=false" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,61 @@
+"""Every documented combination of config groups composes, resolves and builds its data module."""
+
+import itertools
+
+import pytest
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from tests.conftest import CONFIG_DIR, compose_config
+
+BACKBONES = sorted(p.stem for p in (CONFIG_DIR / "backbone").glob("*.yaml"))
+DATA = sorted(p.stem for p in (CONFIG_DIR / "data").glob("*.yaml"))
+TRAINERS = sorted(p.stem for p in (CONFIG_DIR / "trainer").glob("*.yaml"))
+
+
+def test_the_documented_options_are_all_there():
+    assert BACKBONES == ["inception_resnet_v2", "inception_v3", "inception_v4"]
+    assert DATA == ["cifar10", "horse_human", "imagefolder", "shapes"]
+    assert TRAINERS == ["cpu", "ddp", "default", "gpu"]
+
+
+@pytest.mark.parametrize(("backbone", "data", "trainer"), list(itertools.product(BACKBONES, DATA, TRAINERS)))
+def test_every_backbone_data_trainer_combination_composes(tmp_path, backbone, data, trainer):
+    overrides = [f"backbone={backbone}", f"data={data}", f"trainer={trainer}", f"paths.data_dir={tmp_path}"]
+    if data == "imagefolder":
+        overrides.append(f"data.root={tmp_path / 'mine'}")
+    cfg = compose_config(overrides, tmp_path / "run")
+    resolved = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    assert resolved["backbone"]["name"] == backbone
+    assert resolved["trainer"]["_target_"] == "lightning.pytorch.Trainer"
+    datamodule = instantiate(cfg.data, backbone=cfg.backbone.name)
+    expected_crop = 0.8975 if backbone == "inception_resnet_v2" else 0.875
+    assert datamodule.preprocessing["crop_pct"] == expected_crop
+    assert str(datamodule.root).startswith(str(tmp_path))
+
+
+def test_the_default_composition_is_the_horse_human_inception_v3_recipe(tmp_path):
+    cfg = compose_config([], tmp_path)
+    assert cfg.backbone.name == "inception_v3"
+    assert cfg.backbone.pretrained is True
+    assert cfg.data.source._target_.endswith("HorseHuman")
+    assert cfg.paths.output_dir == str(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "group",
+    [
+        "logger=tensorboard",
+        "logger=wandb",
+        "optim=sgd",
+        "scheduler=plateau",
+        "callbacks=early_stopping",
+        "debug=fast_dev_run",
+        "debug=overfit",
+        "debug=profiler",
+        "experiment=quickstart",
+    ],
+)
+def test_other_groups_compose(tmp_path, group):
+    cfg = compose_config([group], tmp_path)
+    OmegaConf.to_container(cfg, resolve=True)

@@ -1,0 +1,80 @@
+"""The real CLI, end to end: `python train.py experiment=quickstart`, then a resume from last.ckpt."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+
+def train(*overrides: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    result = subprocess.run(
+        [sys.executable, "train.py", *overrides], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+@pytest.fixture(scope="module")
+def quickstart_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("quickstart")
+    run_dir = root / "run"
+    result = train("experiment=quickstart", f"paths.data_dir={root / 'data'}", f"hydra.run.dir={run_dir}")
+    return run_dir, root, result
+
+
+def test_quickstart_learns_and_writes_its_outputs(quickstart_run):
+    run_dir, _, result = quickstart_run
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["class_names"] == ["circle", "square", "star", "triangle"]
+    # Four balanced classes: chance is 0.25.
+    assert metrics["test/acc"] >= 0.6, metrics
+    for key in ("val/acc", "val/f1", "val/auroc", "test/precision", "test/recall", "test/f1", "test/auroc"):
+        assert 0.0 <= metrics[key] <= 1.0
+    matrix = metrics["test/confusion_matrix"]
+    assert sum(map(sum, matrix)) == 4 * 50
+    assert sum(matrix[i][i] for i in range(4)) == round(metrics["test/acc"] * 200)
+    assert (run_dir / "checkpoints" / "best.ckpt").is_file()
+    assert (run_dir / "checkpoints" / "last.ckpt").is_file()
+    assert "backbone:" in (run_dir / "config.yaml").read_text()
+    assert str(run_dir) in result.stdout
+    assert "test/acc" in result.stdout
+
+
+def test_the_checkpoint_carries_class_names_and_preprocessing(quickstart_run):
+    run_dir, _, _ = quickstart_run
+    checkpoint = torch.load(run_dir / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)
+    hparams = checkpoint["hyper_parameters"]
+    assert hparams["class_names"] == ["circle", "square", "star", "triangle"]
+    assert hparams["preprocessing"]["input_size"] == (3, 75, 75)
+    assert hparams["preprocessing"]["mean"] == (0.5, 0.5, 0.5)
+    assert hparams["preprocessing"]["interpolation"] == "bicubic"
+    assert hparams["backbone"]["name"] == "inception_v3"
+
+
+def test_resuming_from_last_checkpoint_continues_where_it_stopped(quickstart_run):
+    run_dir, root, _ = quickstart_run
+    last = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    epochs_done = last["epoch"] + 1
+    resumed_dir = root / "resumed"
+    train(
+        "experiment=quickstart",
+        f"paths.data_dir={root / 'data'}",
+        f"hydra.run.dir={resumed_dir}",
+        f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}",
+        f"trainer.max_epochs={epochs_done + 1}",
+    )
+    with open(resumed_dir / "csv" / "version_0" / "metrics.csv") as handle:
+        epochs = {int(row["epoch"]) for row in csv.DictReader(handle) if row.get("train/loss_epoch")}
+    assert epochs == {epochs_done}  # only the one new epoch was trained
+    resumed = torch.load(resumed_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert resumed["global_step"] > last["global_step"]
+    assert json.loads((resumed_dir / "metrics.json").read_text())["test/acc"] > 0.25

@@ -78,3 +78,41 @@ def test_resuming_from_last_checkpoint_continues_where_it_stopped(quickstart_run
     resumed = torch.load(resumed_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert resumed["global_step"] > last["global_step"]
     assert json.loads((resumed_dir / "metrics.json").read_text())["test/acc"] > 0.25
+
+
+def test_ddp_on_two_cpu_processes_trains_and_writes_outputs_once(tmp_path):
+    run_dir = tmp_path / "run"
+    result = train(
+        "experiment=quickstart",
+        "trainer=ddp",
+        "trainer.devices=2",
+        "trainer.accelerator=cpu",
+        "trainer.max_epochs=1",
+        "data.source.train_per_class=12",
+        "data.source.test_per_class=4",
+        "data.batch_size=4",
+        "data.num_workers=0",
+        f"paths.data_dir={tmp_path / 'data'}",
+        f"hydra.run.dir={run_dir}",
+    )
+    assert "GLOBAL_RANK: 1, MEMBER: 2/2" in result.stdout + result.stderr
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert sum(map(sum, metrics["test/confusion_matrix"])) == 16  # every test image counted exactly once
+    assert (run_dir / "checkpoints" / "best.ckpt").is_file()
+
+
+def test_fast_dev_run_debug_config_runs_one_batch_of_each_stage(tmp_path):
+    run_dir = tmp_path / "run"
+    result = train(
+        "experiment=quickstart",
+        "debug=fast_dev_run",
+        "data.source.train_per_class=8",
+        "data.source.test_per_class=2",
+        "data.num_workers=0",
+        f"paths.data_dir={tmp_path / 'data'}",
+        f"hydra.run.dir={run_dir}",
+    )
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["best_checkpoint"] is None
+    assert "test/acc" in metrics
+    assert "Running in `fast_dev_run` mode" in result.stdout + result.stderr

@@ -32,15 +32,20 @@ def resolve_precision(precision: str | int) -> str | int:
     return "16-mixed" if torch.cuda.is_available() else "32-true"
 
 
+def resolve_sync_batchnorm(sync_batchnorm: bool | str) -> bool:
+    """`auto` synchronises BatchNorm across DDP processes on CUDA; torch's SyncBatchNorm needs GPUs."""
+    if sync_batchnorm != "auto":
+        return bool(sync_batchnorm)
+    return torch.cuda.is_available()
+
+
 def build_trainer(cfg: DictConfig) -> L.Trainer:
     callbacks = [instantiate(node) for node in (cfg.get("callbacks") or {}).values() if node]
     loggers = [instantiate(node) for node in (cfg.get("logger") or {}).values() if node]
-    return instantiate(
-        cfg.trainer,
-        precision=resolve_precision(cfg.trainer.precision),
-        callbacks=callbacks,
-        logger=loggers or False,
-    )
+    resolved = {"precision": resolve_precision(cfg.trainer.precision)}
+    if "sync_batchnorm" in cfg.trainer:
+        resolved["sync_batchnorm"] = resolve_sync_batchnorm(cfg.trainer.sync_batchnorm)
+    return instantiate(cfg.trainer, **resolved, callbacks=callbacks, logger=loggers or False)
 
 
 def build_model(cfg: DictConfig, datamodule: ImageDataModule) -> ImageClassifier:

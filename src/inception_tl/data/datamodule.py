@@ -8,6 +8,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader
 
 from inception_tl.data.folder import Sample, find_class_names, list_samples
@@ -84,10 +85,16 @@ class ImageDataModule(L.LightningDataModule):
     def _loader(self, split: str) -> DataLoader:
         dataset = self.dataset(split)
         training = split == "train"
+        sampler = None
+        if not training and torch.distributed.is_initialized() and torch.distributed.get_world_size() > 1:
+            # Lightning's default DistributedSampler pads an uneven split by repeating images, which would
+            # score some of them twice; this one splits without repeats (torchmetrics gathers uneven counts).
+            sampler = UnrepeatedDistributedSampler(dataset, shuffle=False)
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
             shuffle=training,
+            sampler=sampler,
             # A last training batch of one image breaks BatchNorm; it is reshuffled in next epoch anyway.
             drop_last=training and len(dataset) > self.batch_size,
             num_workers=self.num_workers,

@@ -10,6 +10,7 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
@@ -82,7 +83,7 @@ def fetch(remote: RemoteFile, directory: Path, timeout_s: float = 60.0) -> Path:
     return target
 
 
-def _stream(remote: RemoteFile, out, timeout_s: float) -> None:
+def _stream(remote: RemoteFile, out: BinaryIO, timeout_s: float) -> None:
     try:
         with urllib.request.urlopen(remote.url, timeout=timeout_s) as response:
             total = remote.size or int(response.headers.get("Content-Length") or 0) or None

@@ -3,6 +3,7 @@
 import itertools
 
 import pytest
+from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
@@ -58,4 +59,7 @@ def test_the_default_composition_is_the_horse_human_inception_v3_recipe(tmp_path
 )
 def test_other_groups_compose(tmp_path, group):
     cfg = compose_config([group], tmp_path)
-    OmegaConf.to_container(cfg, resolve=True)
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    name, option = group.split("=")
+    assert HydraConfig.get().runtime.choices[name] == option
+    assert resolved["paths"]["output_dir"] == str(tmp_path)

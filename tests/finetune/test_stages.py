@@ -31,3 +31,11 @@ def test_a_frozen_prefix_builds_no_graph_and_gets_no_gradient(backbone):
     trainable = [p.grad for stage in stages[frozen:] for p in stage.module.parameters()]
     assert trainable
     assert all(grad is not None for grad in trainable)
+
+
+def test_stage_groups_are_timms_parameter_groups(backbone):
+    """13 / 20 / 45 groups: the counts of timm's group_matcher without the ImageNet head."""
+    expected = {"InceptionV3": 13, "InceptionV4": 20, "InceptionResnetV2": 45}[type(backbone).__name__]
+    stages = backbone_stages(backbone)
+    assert len({stage.group for stage in stages if stage.group is not None}) == expected
+    assert all(stage.group is None for stage in stages if not list(stage.module.parameters()))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from timm.models._manipulate import group_with_matcher
+from timm.models import group_parameters
 from torch import nn
 
 # Modules after the features: pooling, dropout and the classifier (replaced by our head).
@@ -21,11 +21,11 @@ HEAD_MODULES = ("global_pool", "head_drop", "fc", "last_linear", "classif", "Aux
 
 @dataclass(frozen=True)
 class Stage:
-    """One module in forward order and the timm stage group it belongs to."""
+    """One module in forward order and the timm stage group of its parameters (None: it has none)."""
 
     name: str
     module: nn.Module
-    group: int
+    group: int | None
 
 
 def backbone_stages(backbone: nn.Module) -> list[Stage]:
@@ -38,9 +38,19 @@ def backbone_stages(backbone: nn.Module) -> list[Stage]:
             ordered += [(f"{name}.{index}", block) for index, block in child.named_children()]
         else:
             ordered.append((name, child))
-    groups = group_with_matcher([(name, None) for name, _ in ordered], backbone.group_matcher(), return_values=False)
-    group_of = {name: group for group, names in groups.items() for name in names}
-    return [Stage(name, module, group_of[name]) for name, module in ordered]
+    # Groups come from parameter names, as timm's matchers are written for them (`^features\.[012]\.`).
+    group_of = {
+        parameter: group
+        for group, parameters in group_parameters(backbone, backbone.group_matcher()).items()
+        for parameter in parameters
+    }
+    stages = []
+    for name, module in ordered:
+        groups = {group_of[f"{name}.{parameter}"] for parameter, _ in module.named_parameters()}
+        if len(groups) > 1:
+            raise ValueError(f"Stage {name} spans timm groups {sorted(groups)}; split it further.")
+        stages.append(Stage(name, module, groups.pop() if groups else None))
+    return stages
 
 
 def run_stages(stages: list[Stage], images: torch.Tensor, frozen: int = 0) -> torch.Tensor:

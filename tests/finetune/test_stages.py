@@ -1,14 +1,14 @@
 import pytest
-import timm
 import torch
 
 from inception_tl.finetune.stages import backbone_stages, run_stages
+from inception_tl.models.backbone import create_backbone
 
 
 @pytest.fixture(scope="module", params=["inception_v3", "inception_v4", "inception_resnet_v2"])
 def backbone(request):
     torch.manual_seed(0)
-    return timm.create_model(request.param, pretrained=False, num_classes=0).eval()
+    return create_backbone(request.param, pretrained=False).eval()
 
 
 def test_walking_the_stages_is_exactly_forward_features(backbone):

@@ -35,19 +35,3 @@ def test_inception_v3_auxiliary_classifier_is_off():
         preprocessing=resolve_preprocessing("inception_v3", 75),
     )
     assert model.backbone.AuxLogits is None
-
-
-@pytest.mark.parametrize(("name", "groups"), [("inception_v3", 13), ("inception_v4", 20), ("inception_resnet_v2", 45)])
-def test_stage_groups_of_timms_group_matcher_cover_every_backbone_parameter(name, groups):
-    """The freeze schedule releases these groups; none may be left out (timm's head group is replaced)."""
-    from timm.models import group_parameters
-
-    backbone = ImageClassifier(
-        backbone={"name": name, "pretrained": False},
-        class_names=["a", "b"],
-        preprocessing=resolve_preprocessing(name, 75),
-    ).backbone
-    grouped = group_parameters(backbone, backbone.group_matcher())
-    assert len(grouped) == groups
-    names = [parameter for members in grouped.values() for parameter in members]
-    assert sorted(names) == sorted(name for name, _ in backbone.named_parameters())

@@ -86,7 +86,8 @@ class ImageDataModule(L.LightningDataModule):
         dataset = self.dataset(split)
         training = split == "train"
         sampler = None
-        if not training and torch.distributed.is_initialized() and torch.distributed.get_world_size() > 1:
+        distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+        if not training and distributed and torch.distributed.get_world_size() > 1:
             # Lightning's default DistributedSampler pads an uneven split by repeating images, which would
             # score some of them twice; this one splits without repeats (torchmetrics gathers uneven counts).
             sampler = UnrepeatedDistributedSampler(dataset, shuffle=False)

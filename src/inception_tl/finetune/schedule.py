@@ -71,6 +71,8 @@ def make_schedule(
     milestones: Sequence[Mapping] = (),
 ) -> FreezeSchedule:
     """Build and validate the schedule for one of STRATEGIES."""
+    if warmup_epochs < 0:
+        raise ConfigError(f"finetune.warmup_epochs must not be negative, got {warmup_epochs}.")
     valid = release_names(stages)
     names = tuple(stage.name for stage in stages)
     if strategy == "full":
@@ -93,6 +95,4 @@ def make_schedule(
         releases.sort(key=lambda release: release.epoch)
     else:
         raise ConfigError(f"Unknown finetune strategy {strategy!r}; choose one of {list(STRATEGIES)}.")
-    if warmup_epochs < 0:
-        raise ConfigError(f"finetune.warmup_epochs must not be negative, got {warmup_epochs}.")
     return FreezeSchedule(tuple(releases), names)

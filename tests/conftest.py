@@ -15,6 +15,9 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 from PIL import Image
 
+from inception_tl.data import ImageDataModule
+from inception_tl.data.sources import ImageFolder
+
 REPO = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO / "conf"
 
@@ -30,6 +33,15 @@ def write_image_tree(root: Path, counts: Mapping[str, Mapping[str, int]], size: 
                 pixels = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
                 Image.fromarray(pixels).save(folder / f"{name}-{index:03d}.png")
     return root
+
+
+def make_datamodule(root: Path, **kwargs) -> ImageDataModule:
+    """An ImageFolder datamodule at the smallest Inception size, set up for fitting."""
+    options = {"backbone": "inception_v3", "image_size": 75, "batch_size": 4, "num_workers": 0, "seed": 0}
+    datamodule = ImageDataModule(ImageFolder(), str(root), **{**options, **kwargs})
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    return datamodule
 
 
 @pytest.fixture

@@ -13,9 +13,10 @@ from torch.optim.lr_scheduler import LambdaLR, ReduceLROnPlateau
 from inception_tl.errors import ConfigError
 
 
-def build_optimizer(model: torch.nn.Module, config: Mapping[str, Any]) -> torch.optim.Optimizer:
-    """timm's optimizer factory: `opt` names it; weight decay skips norms and biases."""
-    return create_optimizer_v2(model, **dict(config))
+def build_optimizer(param_groups: list[dict[str, Any]], config: Mapping[str, Any]) -> torch.optim.Optimizer:
+    """timm's optimizer factory (`opt` names it) over groups that carry their own lr and weight decay."""
+    options = {key: value for key, value in config.items() if key not in ("lr", "weight_decay")}
+    return create_optimizer_v2(param_groups, lr=config["lr"], **options)
 
 
 class WarmupCosine:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,7 @@ def build_model(cfg: DictConfig, datamodule: ImageDataModule) -> ImageClassifier
         optimizer=plain(cfg.optim),
         scheduler=plain(cfg.get("scheduler")),
         label_smoothing=cfg.label_smoothing,
+        finetune=plain(cfg.get("finetune")),
         # Resuming restores every weight from the checkpoint: no need to fetch pretrained ones.
         load_weights=cfg.ckpt_path is None,
     )
@@ -96,6 +98,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     """Train and evaluate as configured; returns the metrics also written to `metrics.json`."""
     output_dir = Path(cfg.paths.output_dir)
     L.seed_everything(cfg.seed, workers=True)
+    # Frozen BatchNorm layers are in eval mode on purpose (see inception_tl.finetune.callback).
+    warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode at the start of training")
 
     datamodule: ImageDataModule = instantiate(cfg.data, backbone=cfg.backbone.name)
     datamodule.prepare_data()

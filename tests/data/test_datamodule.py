@@ -1,17 +1,8 @@
 import pytest
 import torch
 
-from inception_tl.data import ImageDataModule
-from inception_tl.data.sources import ImageFolder
 from inception_tl.errors import DataError
-
-
-def make_datamodule(root, **kwargs) -> ImageDataModule:
-    options = {"backbone": "inception_v3", "image_size": 75, "batch_size": 4, "num_workers": 0, "seed": 0}
-    datamodule = ImageDataModule(ImageFolder(), str(root), **{**options, **kwargs})
-    datamodule.prepare_data()
-    datamodule.setup("fit")
-    return datamodule
+from tests.conftest import make_datamodule
 
 
 def test_train_folder_is_split_stratified_and_test_folder_is_kept(image_tree):

@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader
 
 from inception_tl.data.folder import Sample, find_class_names, list_samples
 from inception_tl.data.images import LabelledImages
+from inception_tl.data.sampling import ResumableShuffleSampler
 from inception_tl.data.splits import stratified_split
 from inception_tl.data.transforms import eval_transform, resolve_preprocessing, train_transform
 
@@ -87,14 +88,15 @@ class ImageDataModule(L.LightningDataModule):
         training = split == "train"
         sampler = None
         distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
-        if not training and distributed and torch.distributed.get_world_size() > 1:
+        if training:
+            sampler = ResumableShuffleSampler(dataset, seed=self.seed)
+        elif distributed and torch.distributed.get_world_size() > 1:
             # Lightning's default DistributedSampler pads an uneven split by repeating images, which would
             # score some of them twice; this one splits without repeats (torchmetrics gathers uneven counts).
             sampler = UnrepeatedDistributedSampler(dataset, shuffle=False)
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
-            shuffle=training,
             sampler=sampler,
             # A last training batch of one image breaks BatchNorm; it is reshuffled in next epoch anyway.
             drop_last=training and len(dataset) > self.batch_size,

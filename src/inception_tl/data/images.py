@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
@@ -25,7 +26,11 @@ def load_rgb(path: str) -> Image.Image:
 
 
 class LabelledImages(Dataset):
-    """A list of (path, label) pairs, decoded and transformed on access."""
+    """A list of (path, label) pairs, decoded and transformed on access.
+
+    Indexed by an int (random transforms draw from torch's global generator) or by (index, seed), as
+    `ResumableShuffleSampler` yields: the transform then draws from its own generator seeded by `seed`.
+    """
 
     def __init__(self, samples: Sequence[tuple[str, int]], transform: Callable) -> None:
         self.samples = list(samples)
@@ -34,6 +39,13 @@ class LabelledImages(Dataset):
     def __len__(self) -> int:
         return len(self.samples)
 
-    def __getitem__(self, index: int):
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, int]:
+        index, seed = key if isinstance(key, tuple) else (key, None)
         path, label = self.samples[index]
-        return self.transform(load_rgb(path)), label
+        image = load_rgb(path)
+        if seed is None:
+            return self.transform(image), label
+        # torchvision's random transforms draw from torch's CPU generator: fork it, seed it, restore it.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return self.transform(image), label

@@ -1,1 +1,6 @@
-"""Fine-tuning: the backbone's stages in forward order, and (next) the schedule that freezes and releases them."""
+"""Fine-tuning: backbone stages in forward order, the freeze schedule, and the callback that applies it."""
+
+from inception_tl.finetune.callback import FreezeScheduleCallback
+from inception_tl.finetune.config import FinetuneConfig
+
+__all__ = ["FinetuneConfig", "FreezeScheduleCallback"]

@@ -40,6 +40,23 @@ class FreezeSchedule:
                 frozen = 0 if release.unfreeze_from is None else self.stage_names.index(release.unfreeze_from)
         return frozen
 
+    def phase(self, epoch: int) -> int:
+        """How many release steps have happened by `epoch` (0: only the head trains, unless `full`)."""
+        return sum(release.epoch <= epoch for release in self.releases)
+
+    @property
+    def changes_during_training(self) -> bool:
+        """Whether some release happens after the first epoch (someone must apply it then)."""
+        return any(release.epoch > 0 for release in self.releases)
+
+    def describe(self, frozen: int) -> str:
+        """What trains when the first `frozen` stages are frozen, in words for the log."""
+        if frozen == 0:
+            return "the whole network trains"
+        if frozen >= len(self.stage_names):
+            return "only the head trains (backbone frozen)"
+        return f"the head and the backbone from {self.stage_names[frozen]} up train"
+
 
 def release_names(stages: Sequence[Stage]) -> list[str]:
     """Names `unfreeze_from` accepts: the stages that hold parameters, bottom to top."""

@@ -8,9 +8,16 @@ from typing import Any
 import lightning as L
 import torch
 import torch.nn.functional as F
+from lightning.pytorch.strategies import DDPStrategy
+from torch.nn.modules.batchnorm import _BatchNorm
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
+from inception_tl.errors import ConfigError
 from inception_tl.evaluation.metrics import classification_metrics
+from inception_tl.finetune.callback import FreezeScheduleCallback
+from inception_tl.finetune.config import FinetuneConfig
+from inception_tl.finetune.param_groups import discriminative_param_groups
+from inception_tl.finetune.stages import backbone_stages, run_stages
 from inception_tl.models.backbone import create_backbone
 from inception_tl.models.head import build_head
 from inception_tl.optim import build_optimizer, build_scheduler
@@ -21,6 +28,10 @@ class ImageClassifier(L.LightningModule):
 
     The checkpoint's hyperparameters carry everything needed to use the model alone: the
     backbone and head config, the class names and the preprocessing (timm data config).
+
+    `finetune` (see `FinetuneConfig`) says which backbone stages are frozen at each epoch and the
+    learning rate of each stage group; `FreezeScheduleCallback` moves the model through it. The
+    first `frozen_stages` stages run without autograd and keep BatchNorm in inference mode.
 
     Example::
 
@@ -36,6 +47,7 @@ class ImageClassifier(L.LightningModule):
         optimizer: Mapping[str, Any] | None = None,
         scheduler: Mapping[str, Any] | None = None,
         label_smoothing: float = 0.0,
+        finetune: Mapping[str, Any] | None = None,
         load_weights: bool = True,
     ) -> None:
         """`load_weights=False` skips the hub or file weights: a checkpoint will overwrite them anyway."""
@@ -50,6 +62,12 @@ class ImageClassifier(L.LightningModule):
         )
         num_classes = len(class_names)
         self.head = build_head(self.backbone.num_features, num_classes, **head)
+        self.finetune = FinetuneConfig.from_mapping(finetune)
+        # A plain list: the modules stay registered (and in the state dict) under `self.backbone` only.
+        self.stages = backbone_stages(self.backbone)
+        self.freeze_schedule = self.finetune.schedule(self.stages)
+        self.frozen_stages = self.freeze_schedule.frozen_stages(0)
+        self.train()  # Lightning trains in the modes it finds: put frozen BatchNorm in inference mode now
         self.train_acc = MulticlassAccuracy(num_classes, average="micro")
         self.val_metrics = classification_metrics(num_classes, prefix="val/")
         self.test_metrics = classification_metrics(num_classes, prefix="test/")
@@ -61,7 +79,31 @@ class ImageClassifier(L.LightningModule):
         return list(self.hparams.class_names)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(images))
+        # Freezing applies to training only: in eval mode gradients may flow to the input (saliency maps).
+        frozen = self.frozen_stages if self.training else 0
+        features = run_stages(self.stages, images, frozen)
+        return self.head(self.backbone.forward_head(features, pre_logits=True))
+
+    def set_frozen_stages(self, count: int) -> None:
+        """Freeze the first `count` backbone stages (0: none), re-applying the BatchNorm modes."""
+        self.frozen_stages = count
+        if self.training:
+            self.train()
+
+    def train(self, mode: bool = True) -> ImageClassifier:
+        """Whoever calls `train()` (users, Lightning hooks), frozen BatchNorm stays in inference mode."""
+        super().train(mode)
+        if mode and not self.finetune.train_bn:
+            for stage in self.stages[: self.frozen_stages]:
+                for module in stage.module.modules():
+                    if isinstance(module, _BatchNorm):
+                        module.eval()
+        return self
+
+    def trainable_parameters(self) -> int:
+        """Parameters that receive gradients now: the head and the released stages."""
+        released = [p for stage in self.stages[self.frozen_stages :] for p in stage.module.parameters()]
+        return sum(p.numel() for p in [*released, *self.head.parameters()])
 
     def _loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(logits, labels, label_smoothing=self.hparams.label_smoothing)
@@ -103,8 +145,37 @@ class ImageClassifier(L.LightningModule):
         self.confusion_matrix = self.test_confusion.compute().tolist()
         self.test_confusion.reset()
 
+    def on_fit_start(self) -> None:
+        if self.freeze_schedule.changes_during_training and not any(
+            isinstance(callback, FreezeScheduleCallback) for callback in self.trainer.callbacks
+        ):
+            raise ConfigError(
+                f"finetune.strategy={self.finetune.strategy!r} changes what trains during the run, but the Trainer "
+                "has no FreezeScheduleCallback to apply it. Add inception_tl.finetune.FreezeScheduleCallback() "
+                "to the callbacks (conf/callbacks/default.yaml has it)."
+            )
+        strategy = self.trainer.strategy
+        # Lightning keeps the DistributedDataParallel arguments in this private attribute.
+        if isinstance(strategy, DDPStrategy) and not getattr(strategy, "_ddp_kwargs", {}).get("find_unused_parameters"):
+            raise ConfigError(
+                "Frozen stages run without gradients, so DDP must be told to expect unused parameters. Use "
+                "trainer=ddp, or trainer.strategy=ddp_find_unused_parameters_true."
+            )
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        saved = checkpoint.get("hyper_parameters", {}).get("finetune", self.hparams.finetune)
+        if saved != self.hparams.finetune:
+            raise ConfigError(
+                f"The checkpoint was trained with finetune={dict(saved or {})}, but this run asks for "
+                f"finetune={dict(self.hparams.finetune or {})}. Resume with the same finetune settings."
+            )
+
     def configure_optimizers(self) -> dict[str, Any]:
-        optimizer = build_optimizer(self, self.hparams.optimizer or {"opt": "adamw", "lr": 1e-3})
+        config = self.hparams.optimizer or {"opt": "adamw", "lr": 1e-3}
+        param_groups = discriminative_param_groups(
+            self.stages, self.head, config["lr"], config.get("weight_decay", 0.0), self.finetune
+        )
+        optimizer = build_optimizer(param_groups, config)
         config = {"optimizer": optimizer}
         if self.hparams.scheduler:
             total_steps = int(self.trainer.estimated_stepping_batches)

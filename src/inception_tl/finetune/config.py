@@ -1,0 +1,77 @@
+"""The `finetune` config group as a checked value: which strategy, when, and at which learning rates."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from inception_tl.errors import ConfigError
+from inception_tl.finetune.schedule import FreezeSchedule, make_schedule
+from inception_tl.finetune.stages import Stage
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """See `conf/finetune/*.yaml`; the defaults train everything at one learning rate (no freezing)."""
+
+    strategy: str = "full"
+    warmup_epochs: int = 0
+    unfreeze_from: str | None = None
+    every_n_epochs: int = 1
+    milestones: tuple[Mapping[str, Any], ...] = field(default_factory=tuple)
+    # Learning rates, as fractions of the optimizer's lr (the head's): the top backbone group trains at
+    # backbone_lr_scale, each group below at a further lr_decay, never below min_lr_scale.
+    backbone_lr_scale: float = 1.0
+    lr_decay: float = 1.0
+    min_lr_scale: float = 0.0
+    # False (default): frozen BatchNorm stays in inference mode, its running statistics untouched.
+    train_bn: bool = False
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any] | None) -> FinetuneConfig:
+        """Build from the config node; unknown keys and out-of-range values raise ConfigError."""
+        values = dict(values or {})
+        known = [item.name for item in dataclasses.fields(cls)]
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ConfigError(f"Unknown finetune option(s) {unknown}; valid options: {known}.")
+        values["milestones"] = tuple(dict(step) for step in values.get("milestones") or ())
+        config = cls(**values)
+        config._check()
+        return config
+
+    def _check(self) -> None:
+        if not self.backbone_lr_scale > 0:
+            raise ConfigError(f"finetune.backbone_lr_scale must be positive, got {self.backbone_lr_scale}.")
+        if not 0 < self.lr_decay <= 1:
+            raise ConfigError(f"finetune.lr_decay must be in (0, 1], got {self.lr_decay}.")
+        if not 0 <= self.min_lr_scale <= self.backbone_lr_scale:
+            raise ConfigError(
+                f"finetune.min_lr_scale must be in [0, backbone_lr_scale={self.backbone_lr_scale}], "
+                f"got {self.min_lr_scale}."
+            )
+        for step in self.milestones:
+            if "epoch" not in step or set(step) - {"epoch", "unfreeze_from"}:
+                raise ConfigError(
+                    f"Each finetune.milestones entry is {{epoch: N, unfreeze_from: BLOCK or null}}, got {step}."
+                )
+
+    def schedule(self, stages: Sequence[Stage]) -> FreezeSchedule:
+        """The validated release steps for these backbone stages."""
+        return make_schedule(
+            self.strategy,
+            stages,
+            warmup_epochs=self.warmup_epochs,
+            unfreeze_from=self.unfreeze_from,
+            every_n_epochs=self.every_n_epochs,
+            milestones=self.milestones,
+        )
+
+    def group_lr_scales(self, num_groups: int) -> list[float]:
+        """Learning-rate factors of the backbone's stage groups, bottom to top (discriminative rates)."""
+        return [
+            max(self.backbone_lr_scale * self.lr_decay ** (num_groups - 1 - position), self.min_lr_scale)
+            for position in range(num_groups)
+        ]

@@ -1,0 +1,58 @@
+"""The training data of an epoch depends on (seed, epoch) only: not on restarts, workers or earlier draws."""
+
+import torch
+
+from inception_tl.data.sampling import ResumableShuffleSampler
+from tests.conftest import make_datamodule
+
+
+def epoch_batches(datamodule, epoch: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    loader = datamodule.train_dataloader()
+    loader.sampler.set_epoch(epoch)  # as Lightning does at the start of every epoch
+    return list(loader)
+
+
+def assert_same_batches(first, second) -> None:
+    assert len(first) == len(second)
+    for (images_a, labels_a), (images_b, labels_b) in zip(first, second, strict=True):
+        assert torch.equal(labels_a, labels_b)
+        assert torch.equal(images_a, images_b)
+
+
+def test_an_epoch_is_the_same_batches_and_augmentations_whatever_was_drawn_before(image_tree):
+    datamodule = make_datamodule(image_tree({"train": {"a": 10, "b": 10}}), val_split=0.2)
+    torch.manual_seed(1)
+    first = epoch_batches(datamodule, epoch=3)
+    torch.manual_seed(2)  # a resumed process starts from another generator state
+    torch.rand(1000)
+    assert_same_batches(first, epoch_batches(datamodule, epoch=3))
+
+
+def test_epochs_differ_in_order_and_in_augmentation(image_tree):
+    datamodule = make_datamodule(image_tree({"train": {"a": 10, "b": 10}}), val_split=0.2)
+    sampler = datamodule.train_dataloader().sampler
+    sampler.set_epoch(0)
+    epoch0 = list(sampler)
+    sampler.set_epoch(1)
+    epoch1 = list(sampler)
+    assert sorted(index for index, _ in epoch0) == sorted(index for index, _ in epoch1) == list(range(16))
+    assert [index for index, _ in epoch0] != [index for index, _ in epoch1]
+    dataset = datamodule.dataset("train")
+    seeds = {0: dict(epoch0), 1: dict(epoch1)}
+    image_epoch0, image_epoch1 = (dataset[(5, seeds[epoch][5])][0] for epoch in (0, 1))
+    assert not torch.equal(image_epoch0, image_epoch1)  # the same image, cropped differently
+    assert torch.equal(dataset[(5, seeds[0][5])][0], image_epoch0)
+
+
+def test_worker_processes_do_not_change_the_data(image_tree):
+    root = image_tree({"train": {"a": 8, "b": 8}})
+    in_process = epoch_batches(make_datamodule(root, val_split=0.25, num_workers=0), epoch=2)
+    with_workers = epoch_batches(make_datamodule(root, val_split=0.25, num_workers=2), epoch=2)
+    assert_same_batches(in_process, with_workers)
+
+
+def test_the_seed_changes_the_order():
+    dataset = list(range(50))
+    orders = [[index for index, _ in ResumableShuffleSampler(dataset, seed=seed)] for seed in (0, 1)]
+    assert orders[0] != orders[1]
+    assert sorted(orders[0]) == dataset

@@ -1,0 +1,68 @@
+"""DDP on 2 CPU processes (gloo): the ranks hold identical weights through the warm-up and the unfreeze step."""
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+SMALL_RUN = [
+    "experiment=quickstart",
+    "trainer.accelerator=cpu",
+    "data.source.classes=[circle,square,star]",
+    "data.source.train_per_class=12",
+    "data.source.test_per_class=3",
+    "data.batch_size=4",
+    "data.num_workers=0",
+]
+
+
+def run_cli(tmp_path, *overrides: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "train.py", *SMALL_RUN, f"paths.data_dir={tmp_path / 'data'}"]
+    command += [f"hydra.run.dir={tmp_path / 'run'}", *overrides]
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+
+
+def test_ranks_stay_identical_through_warmup_and_unfreezing(tmp_path):
+    weights = tmp_path / "weights"
+    result = run_cli(
+        tmp_path,
+        "trainer=ddp",
+        "trainer.devices=2",
+        "trainer.max_epochs=2",
+        "finetune=warmup",
+        "finetune.warmup_epochs=1",
+        "finetune.unfreeze_from=Mixed_7a",
+        "+callbacks.rank_weights._target_=tests.finetune.rank_weights.SaveRankWeights",
+        f"+callbacks.rank_weights.directory={weights}",
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    load = {
+        tag: [torch.load(weights / f"rank{r}-{tag}.pt", weights_only=True) for r in (0, 1)]
+        for tag in ("initial", "epoch0", "epoch1")
+    }
+
+    for tag, (rank0, rank1) in load.items():
+        assert not set(rank0["indices"]) & set(rank1["indices"])  # each rank trained on other images
+        for name, tensor in rank0["state"].items():
+            assert torch.equal(tensor, rank1["state"][name]), f"{tag}: {name} differs between ranks"
+
+    initial, warmed, unfrozen = (load[tag][0]["state"] for tag in ("initial", "epoch0", "epoch1"))
+    backbone = [name for name in initial if name.startswith("backbone.")]
+    assert all(torch.equal(initial[name], warmed[name]) for name in backbone)  # warm-up: frozen under DDP too
+    assert not torch.equal(initial["head.weight"], warmed["head.weight"])
+    released = [name for name in backbone if name.startswith("backbone.Mixed_7") and "running" not in name]
+    frozen = [name for name in backbone if not name.startswith("backbone.Mixed_7")]
+    assert all(not torch.equal(warmed[name], unfrozen[name]) for name in released if "num_batches" not in name)
+    assert all(torch.equal(warmed[name], unfrozen[name]) for name in frozen)
+
+
+def test_plain_ddp_with_a_frozen_phase_is_refused_with_the_fix(tmp_path):
+    result = run_cli(tmp_path, "trainer.strategy=ddp", "trainer.devices=1", "finetune=linear_probe")
+    assert result.returncode == 1
+    assert "trainer=ddp" in result.stderr
+    assert "Traceback" not in result.stderr

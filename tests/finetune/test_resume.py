@@ -1,0 +1,62 @@
+"""A run interrupted at any point and resumed from its checkpoint ends with the uninterrupted run's weights."""
+
+import pytest
+import torch
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+
+from inception_tl.errors import ConfigError
+from tests.conftest import make_datamodule, write_image_tree
+from tests.finetune.helpers import classifier, fit
+
+EPOCHS = 3
+# Warm-up in epoch 0, the backbone from Mixed_6e up from epoch 1; an MLP head with dropout, so the resumed
+# run must also repeat the dropout masks, and a per-step cosine schedule, so it must resume the rates too.
+FINETUNE = {"strategy": "warmup", "warmup_epochs": 1, "unfreeze_from": "Mixed_6e", "backbone_lr_scale": 0.1}
+HEAD = {"kind": "mlp", "hidden": 32, "dropout": 0.3}
+SCHEDULER = {"name": "cosine", "lr_warmup_epochs": 1, "warmup_start_factor": 0.1, "min_lr_ratio": 0.01}
+
+
+class StopAfterEpoch(Callback):
+    """Stops the run after `epoch` as a crash would, once last.ckpt of that epoch is written."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if trainer.current_epoch == self.epoch:
+            trainer.should_stop = True
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    root = write_image_tree(tmp_path_factory.mktemp("tiny"), {"train": {"a": 8, "b": 8}})
+    return make_datamodule(root, val_split=0.25)
+
+
+def train(tiny_data, checkpoints, callbacks=(), ckpt_path=None, finetune=FINETUNE):
+    model = classifier(finetune, head=HEAD, scheduler=SCHEDULER, lr=3e-3)
+    checkpoint = ModelCheckpoint(dirpath=checkpoints, monitor="val/acc", mode="max", save_last=True)
+    fit(model, tiny_data, EPOCHS, [checkpoint, *callbacks], ckpt_path, enable_checkpointing=True)
+    return model
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tiny_data, tmp_path_factory):
+    return train(tiny_data, tmp_path_factory.mktemp("uninterrupted")).state_dict()
+
+
+@pytest.mark.parametrize("stop_after", [0, 1], ids=["interrupted-in-warmup", "interrupted-after-unfreezing"])
+def test_a_resumed_run_ends_with_the_uninterrupted_runs_weights(tiny_data, uninterrupted, tmp_path, stop_after):
+    train(tiny_data, tmp_path, callbacks=[StopAfterEpoch(stop_after)])
+    resumed = train(tiny_data, tmp_path, ckpt_path=str(tmp_path / "last.ckpt")).state_dict()
+    assert resumed.keys() == uninterrupted.keys()
+    for name, tensor in uninterrupted.items():
+        torch.testing.assert_close(resumed[name], tensor, rtol=0, atol=1e-6, msg=name)
+    initial = classifier(FINETUNE, head=HEAD).state_dict()
+    assert any(not torch.equal(tensor, initial[name]) for name, tensor in resumed.items())  # it did train
+
+
+def test_resuming_with_other_finetune_settings_is_refused(tiny_data, tmp_path):
+    train(tiny_data, tmp_path, callbacks=[StopAfterEpoch(0)])
+    with pytest.raises(ConfigError, match="same finetune settings"):
+        train(tiny_data, tmp_path, ckpt_path=str(tmp_path / "last.ckpt"), finetune={**FINETUNE, "warmup_epochs": 2})

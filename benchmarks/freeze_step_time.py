@@ -4,7 +4,8 @@
     python benchmarks/freeze_step_time.py --backbone inception_resnet_v2 --device cuda --precision 16-mixed
 
 Frozen stages run under `no_grad`, so a warm-up step skips the backbone's backward pass and keeps no
-activations for it. Prints ms/step, the ratio to a full step and, on CUDA, the peak memory.
+activations for it. Prints ms/step, the ratio to a full step, the activation memory autograd keeps for
+the backward pass (any device) and, on CUDA, the peak memory.
 """
 
 from __future__ import annotations
@@ -40,6 +41,19 @@ def frozen_count(model: ImageClassifier, phase: str) -> int:
         top_group = max(stage.group for stage in model.stages if stage.group is not None)
         return next(index for index, stage in enumerate(model.stages) if stage.group == top_group)
     return 0
+
+
+def saved_for_backward(model: ImageClassifier, images: torch.Tensor) -> float:
+    """MiB of tensors autograd keeps from one forward pass for the backward pass."""
+    seen: dict[int, int] = {}
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        seen[tensor.untyped_storage().data_ptr()] = tensor.untyped_storage().nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        model(images)
+    return sum(seen.values()) / 2**20
 
 
 def time_phase(model: ImageClassifier, optimizer, images, labels, args) -> tuple[float, float | None]:
@@ -88,11 +102,14 @@ def main() -> None:
     for label, phase in PHASES.items():
         model.set_frozen_stages(frozen_count(model, phase))
         model.train()
-        results[label] = time_phase(model, optimizer, images, labels, args)
-    full = results["full"][0]
-    for label, (seconds, peak) in results.items():
+        results[label] = (*time_phase(model, optimizer, images, labels, args), saved_for_backward(model, images))
+    full, _, full_saved = results["full"]
+    for label, (seconds, peak, saved) in results.items():
         memory = f", peak {peak:.2f} GiB" if peak is not None else ""
-        print(f"  {label:<24} {seconds * 1000:8.1f} ms/step   {seconds / full:5.2f} x full{memory}")
+        print(
+            f"  {label:<24} {seconds * 1000:8.1f} ms/step  {seconds / full:5.2f} x full   "
+            f"activations kept {saved:7.1f} MiB  {saved / full_saved:5.2f} x full{memory}"
+        )
 
 
 if __name__ == "__main__":

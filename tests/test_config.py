@@ -3,10 +3,13 @@
 import itertools
 
 import pytest
+import timm
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from inception_tl.finetune import FinetuneConfig
+from inception_tl.finetune.stages import backbone_stages
 from tests.conftest import CONFIG_DIR, compose_config
 
 BACKBONES = sorted(p.stem for p in (CONFIG_DIR / "backbone").glob("*.yaml"))
@@ -63,3 +66,24 @@ def test_other_groups_compose(tmp_path, group):
     name, option = group.split("=")
     assert HydraConfig.get().runtime.choices[name] == option
     assert resolved["paths"]["output_dir"] == str(tmp_path)
+
+
+FINETUNES = sorted(p.stem for p in (CONFIG_DIR / "finetune").glob("*.yaml"))
+STAGES = {name: backbone_stages(timm.create_model(name, pretrained=False, num_classes=0)) for name in BACKBONES}
+
+
+def test_the_finetune_strategies_are_all_there_and_warmup_is_the_default(tmp_path):
+    assert FINETUNES == ["full", "gradual", "linear_probe", "milestones", "warmup"]
+    assert compose_config([], tmp_path).finetune.strategy == "warmup"
+    assert compose_config(["experiment=quickstart"], tmp_path).finetune.strategy == "full"  # from scratch
+
+
+@pytest.mark.parametrize(("finetune", "backbone"), list(itertools.product(FINETUNES, BACKBONES)))
+def test_every_finetune_option_builds_a_valid_schedule_for_every_backbone(tmp_path, finetune, backbone):
+    cfg = compose_config([f"finetune={finetune}", f"backbone={backbone}"], tmp_path)
+    config = FinetuneConfig.from_mapping(OmegaConf.to_container(cfg.finetune, resolve=True))
+    assert config.strategy == finetune
+    schedule = config.schedule(STAGES[backbone])
+    frozen_at_start = schedule.frozen_stages(0)
+    assert frozen_at_start == (0 if finetune == "full" else len(STAGES[backbone]))
+    assert schedule.frozen_stages(1000) == (len(STAGES[backbone]) if finetune == "linear_probe" else 0)

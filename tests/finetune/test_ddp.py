@@ -1,5 +1,6 @@
 """DDP on 2 CPU processes (gloo): the ranks hold identical weights through the warm-up and the unfreeze step."""
 
+import csv
 import subprocess
 import sys
 
@@ -59,6 +60,19 @@ def test_ranks_stay_identical_through_warmup_and_unfreezing(tmp_path):
     frozen = [name for name in backbone if not name.startswith("backbone.Mixed_7")]
     assert all(not torch.equal(warmed[name], unfrozen[name]) for name in released if "num_batches" not in name)
     assert all(torch.equal(warmed[name], unfrozen[name]) for name in frozen)
+
+    # The log shows the phase, the trainable parameter count and each group's learning rate, per epoch.
+    with open(tmp_path / "run" / "csv" / "version_0" / "metrics.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    phases = {int(row["epoch"]): row for row in rows if row.get("finetune/phase")}
+    assert [float(phases[epoch]["finetune/phase"]) for epoch in (0, 1)] == [0.0, 1.0]
+    head_parameters = 2048 * 3 + 3
+    assert float(phases[0]["finetune/trainable_params"]) == head_parameters
+    assert float(phases[1]["finetune/trainable_params"]) > 1_000_000
+    rates = [row for row in rows if row.get("lr-AdamW/head")]
+    assert rates
+    for row in rates:
+        assert float(row["lr-AdamW/Mixed_7a"]) == pytest.approx(0.1 * float(row["lr-AdamW/head"]))
 
 
 def test_plain_ddp_with_a_frozen_phase_is_refused_with_the_fix(tmp_path):

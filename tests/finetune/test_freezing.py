@@ -21,10 +21,12 @@ def stage_keys(model, names) -> set[str]:
     return {key for key in model.backbone.state_dict() if key.startswith(prefixes)}
 
 
-def test_warmup_trains_the_head_and_leaves_backbone_and_batchnorm_statistics_bit_identical(tiny_data):
+# bf16-mixed: autocast on the CPU, as 16-mixed is on a GPU (the frozen prefix runs under no_grad and autocast).
+@pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])
+def test_warmup_trains_the_head_and_leaves_backbone_and_batchnorm_statistics_bit_identical(tiny_data, precision):
     model = classifier({"strategy": "warmup", "warmup_epochs": 5})
     backbone, head = snapshot(model.backbone), snapshot(model.head)
-    fit(model, tiny_data, epochs=2)
+    fit(model, tiny_data, epochs=2, precision=precision)
     assert changed(backbone, model.backbone.state_dict()) == set()
     assert changed(head, model.head.state_dict()) == set(head)  # weight and bias both moved
     assert model.trainable_parameters() == sum(p.numel() for p in model.head.parameters())

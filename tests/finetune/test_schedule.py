@@ -2,6 +2,7 @@ import pytest
 import timm
 
 from inception_tl.errors import ConfigError
+from inception_tl.finetune import FinetuneConfig
 from inception_tl.finetune.schedule import group_starts, make_schedule, release_names
 from inception_tl.finetune.stages import backbone_stages
 
@@ -59,3 +60,23 @@ def test_an_unknown_block_name_lists_the_valid_ones(stages):
 def test_an_unknown_strategy_is_refused_with_the_choices(stages):
     with pytest.raises(ConfigError, match="linear_probe"):
         make_schedule("frozen", stages)
+
+
+@pytest.mark.parametrize(
+    ("options", "complaint"),
+    [
+        ({"strategy": "warmup", "unfreeze_form": "Mixed_7a"}, "unfreeze_form"),
+        ({"lr_decay": 1.5}, "lr_decay"),
+        ({"backbone_lr_scale": 0}, "backbone_lr_scale"),
+        ({"backbone_lr_scale": 0.1, "min_lr_scale": 0.5}, "min_lr_scale"),
+        ({"strategy": "milestones", "milestones": [{"unfreeze_from": "Mixed_7a"}]}, "epoch"),
+    ],
+)
+def test_bad_finetune_options_name_the_option(options, complaint):
+    with pytest.raises(ConfigError, match=complaint):
+        FinetuneConfig.from_mapping(options)
+
+
+def test_discriminative_rates_decay_per_group_down_to_the_floor():
+    config = FinetuneConfig.from_mapping({"backbone_lr_scale": 0.1, "lr_decay": 0.5, "min_lr_scale": 0.02})
+    assert config.group_lr_scales(4) == pytest.approx([0.02, 0.025, 0.05, 0.1])

@@ -118,3 +118,34 @@ def test_fast_dev_run_debug_config_runs_one_batch_of_each_stage(tmp_path):
     assert metrics["best_checkpoint"] is None
     assert "test/acc" in metrics
     assert "Running in `fast_dev_run` mode" in result.stdout + result.stderr
+
+
+def test_quickstart_writes_a_report_that_agrees_with_its_metrics(quickstart_run):
+    run_dir, _, result = quickstart_run
+    report = run_dir / "report"
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    for name in ("confusion_matrix", "curves", "reliability", "mistakes"):
+        data = (report / f"{name}.png").read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n")
+        assert len(data) > 10_000
+    assert not (report / "roc.png").exists()  # four classes: no single ROC curve
+    with open(report / "per_class.csv") as handle:
+        rows = {row["class"]: row for row in csv.DictReader(handle)}
+    for key in ("precision", "recall", "f1"):
+        assert float(rows["macro avg"][key]) == pytest.approx(metrics[f"test/{key}"], abs=1e-6)
+    assert float(rows["accuracy"]["f1"]) == pytest.approx(metrics["test/acc"], abs=1e-6)
+    summary = json.loads((report / "per_class.json").read_text())
+    assert [row["class"] for row in summary["per_class"][:4]] == metrics["class_names"]
+
+    # Recomputed from the saved predictions alone: recall per class is the confusion matrix's diagonal share.
+    with open(report / "predictions.csv") as handle:
+        predictions = list(csv.DictReader(handle))
+    assert len(predictions) == 200
+    for index, name in enumerate(metrics["class_names"]):
+        labelled = [row for row in predictions if row["label"] == name]
+        recall = sum(row["predicted"] == name for row in labelled) / len(labelled)
+        assert float(rows[name]["recall"]) == pytest.approx(recall, abs=1e-6)
+        assert metrics["test/confusion_matrix"][index][index] == sum(row["predicted"] == name for row in labelled)
+        probabilities = [sum(float(row[f"p_{other}"]) for other in metrics["class_names"]) for row in labelled]
+        assert probabilities == pytest.approx([1.0] * len(labelled), abs=1e-4)
+    assert "Per-class report (test, 200 images)" in result.stdout

@@ -17,6 +17,9 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from inception_tl.data import ImageDataModule
+from inception_tl.evaluation.history import EpochHistory
+from inception_tl.evaluation.predictions import Predictions, predict_dataset
+from inception_tl.evaluation.writer import write_report
 from inception_tl.models import ImageClassifier
 
 console = Console()
@@ -84,6 +87,19 @@ def evaluate_best(trainer: L.Trainer, model: ImageClassifier, datamodule: ImageD
     return metrics
 
 
+def split_predictions(model: ImageClassifier, datamodule: ImageDataModule, split: str) -> Predictions:
+    """The model's class probabilities for every image of `split`, in the datamodule's order."""
+    samples = datamodule.samples[split]
+    return predict_dataset(
+        model,
+        datamodule.dataset(split),
+        paths=[path for path, _ in samples],
+        class_names=model.class_names,
+        batch_size=datamodule.batch_size,
+        num_workers=datamodule.num_workers,
+    )
+
+
 def print_metrics(metrics: dict[str, Any]) -> None:
     table = Table(title="Final metrics (best checkpoint)")
     table.add_column("metric")
@@ -114,10 +130,17 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         console.print(f"Run directory: [bold]{output_dir}[/bold]")
 
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+    # Before evaluate_best: loading the best checkpoint restores the callbacks' state of that epoch.
+    history = next((list(cb.rows) for cb in trainer.callbacks if isinstance(cb, EpochHistory)), [])
     metrics = evaluate_best(trainer, model, datamodule)
 
     if trainer.is_global_zero:
         (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
         print_metrics(metrics)
+        # The report needs every image's prediction with its path: one pass on rank zero, with the
+        # weights evaluate_best left in the model (the best checkpoint's).
+        split = "test" if datamodule.has_test else "val"
+        predictions = split_predictions(model, datamodule, split)
+        write_report(output_dir / "report", predictions, split, history, trainer.loggers)
         console.print(f"Outputs in [bold]{output_dir}[/bold]")
     return metrics

@@ -1,0 +1,97 @@
+"""Write the report of a split into a folder and hand its figures to the active loggers.
+
+Files: `per_class.csv` / `per_class.json` (precision, recall, F1, support; macro and weighted
+averages; accuracy; ECE; binary AUROC), `predictions.csv`, and the PNGs `confusion_matrix`,
+`curves` (when there is a training history), `roc` (two classes), `reliability` and `mistakes`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from lightning.pytorch.loggers import Logger, TensorBoardLogger, WandbLogger
+from PIL import Image
+from rich.console import Console
+from rich.table import Table
+
+from inception_tl.evaluation import plots
+from inception_tl.evaluation.predictions import Predictions
+from inception_tl.evaluation.report import binary_roc, most_confident_mistakes, per_class_rows, reliability
+
+COLUMNS = ("class", "precision", "recall", "f1", "support")
+
+
+def confusion_counts(predictions: Predictions) -> np.ndarray:
+    """counts[true, predicted]."""
+    size = len(predictions.class_names)
+    flat = predictions.labels * size + predictions.predicted
+    return np.bincount(flat, minlength=size * size).reshape(size, size)
+
+
+def print_per_class(rows: Sequence[Mapping[str, Any]], title: str, console: Console | None = None) -> None:
+    table = Table(title=title)
+    for column in COLUMNS:
+        table.add_column(column, justify="left" if column == "class" else "right")
+    for row in rows:
+        cells = [row["class"]]
+        cells += ["" if row[key] is None else f"{row[key]:.4f}" for key in ("precision", "recall", "f1")]
+        table.add_row(*cells, str(row["support"]), end_section=row["class"] == rows[-4]["class"])
+    (console or Console()).print(table)
+
+
+def log_figures(loggers: Sequence[Logger], figures: Mapping[str, Path], prefix: str) -> None:
+    """Images to W&B and TensorBoard; the CSV logger has none (the PNGs are in the run directory)."""
+    for logger in loggers:
+        if isinstance(logger, WandbLogger):
+            logger.log_image(key=f"{prefix}/figures", images=[str(p) for p in figures.values()], caption=list(figures))
+        elif isinstance(logger, TensorBoardLogger):
+            for name, path in figures.items():
+                with Image.open(path) as image:
+                    pixels = np.asarray(image.convert("RGB"))
+                logger.experiment.add_image(f"{prefix}/{name}", pixels, dataformats="HWC")
+            logger.experiment.flush()
+
+
+def write_report(
+    directory: Path,
+    predictions: Predictions,
+    split: str,
+    history: Sequence[Mapping[str, Any]] = (),
+    loggers: Sequence[Logger] = (),
+) -> dict[str, Any]:
+    """Write every file of the report for `split`; returns the summary also saved as `per_class.json`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    rows = per_class_rows(predictions)
+    bins = reliability(predictions)
+    roc = binary_roc(predictions)
+    summary = {"split": split, "per_class": rows, "ece": bins.ece, "auroc": roc.auc if roc else None}
+
+    with open(directory / "per_class.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    (directory / "per_class.json").write_text(json.dumps(summary, indent=2))
+    predictions.to_csv(directory / "predictions.csv")
+
+    names = predictions.class_names
+    figures = {
+        "confusion_matrix": plots.confusion_matrix(
+            confusion_counts(predictions), names, directory / "confusion_matrix.png"
+        )
+    }
+    if history:
+        figures["curves"] = plots.training_curves(history, directory / "curves.png")
+    if roc is not None:
+        figures["roc"] = plots.roc_curve(roc, directory / "roc.png")
+    figures["reliability"] = plots.reliability_diagram(bins, directory / "reliability.png")
+    mistakes = most_confident_mistakes(predictions)
+    figures["mistakes"] = plots.mistakes_grid(predictions, mistakes, directory / "mistakes.png")
+
+    print_per_class(rows, f"Per-class report ({split}, {len(predictions.labels)} images); ECE {bins.ece:.4f}")
+    log_figures(loggers, figures, prefix=split)
+    return summary

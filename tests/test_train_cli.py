@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -149,3 +150,59 @@ def test_quickstart_writes_a_report_that_agrees_with_its_metrics(quickstart_run)
         probabilities = [sum(float(row[f"p_{other}"]) for other in metrics["class_names"]) for row in labelled]
         assert probabilities == pytest.approx([1.0] * len(labelled), abs=1e-4)
     assert "Per-class report (test, 200 images)" in result.stdout
+
+
+def run_script(script: str, *overrides: str) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, script, *overrides], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+@pytest.mark.parametrize("split", ["test", "val"])
+def test_eval_reproduces_the_runs_own_metrics_exactly(quickstart_run, tmp_path, split):
+    run_dir, _, _ = quickstart_run
+    run_script(
+        "eval.py", f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}", f"split={split}", f"hydra.run.dir={tmp_path}"
+    )
+    trained = json.loads((run_dir / "metrics.json").read_text())
+    evaluated = json.loads((tmp_path / "metrics.json").read_text())
+    keys = [key for key in trained if key.startswith(f"{split}/")]
+    assert len(keys) >= 6
+    assert {key: evaluated[key] for key in keys} == {key: trained[key] for key in keys}
+    with open(tmp_path / "report" / "per_class.csv") as handle:
+        rows = {row["class"]: row for row in csv.DictReader(handle)}
+    assert float(rows["accuracy"]["f1"]) == pytest.approx(trained[f"{split}/acc"], abs=1e-6)
+
+
+def test_predict_classifies_a_folder_with_the_checkpoint_alone(quickstart_run, tmp_path):
+    run_dir, _, _ = quickstart_run
+    with open(run_dir / "report" / "predictions.csv") as handle:
+        reference = list(csv.DictReader(handle))[::25]  # 8 test images, two of each class
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for index, row in enumerate(reference):
+        shutil.copy(row["path"], photos / f"{index:02d}.png")
+    (photos / "corrupt.png").write_bytes(b"\x89PNG but not really")
+    output = tmp_path / "preds.csv"
+    result = run_script(
+        "predict.py",
+        f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}",
+        f"input={photos}",
+        f"output={output}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    )
+    with open(output) as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == len(reference) + 1  # every readable image, and the unreadable one named
+    (broken,) = [row for row in rows if row["error"]]
+    assert broken["path"].endswith("corrupt.png")
+    assert broken["predicted"] == ""
+    assert "corrupt.png" in result.stderr
+    names = ["circle", "square", "star", "triangle"]
+    predicted = [row for row in rows if not row["error"]]
+    for row, expected in zip(predicted, reference, strict=True):
+        probabilities = [float(row[f"p_{name}"]) for name in names]
+        assert sum(probabilities) == pytest.approx(1.0, abs=1e-4)
+        assert row["predicted"] == expected["predicted"]
+        # The same preprocessing as the training run's evaluation: the same probabilities.
+        assert probabilities == pytest.approx([float(expected[f"p_{name}"]) for name in names], abs=1e-5)

@@ -11,6 +11,7 @@ import lightning as L
 import torch
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.syntax import Syntax
@@ -20,6 +21,7 @@ from inception_tl.data import ImageDataModule
 from inception_tl.evaluation.history import EpochHistory
 from inception_tl.evaluation.predictions import Predictions, predict_dataset
 from inception_tl.evaluation.writer import write_report
+from inception_tl.loggers import build_loggers, finish_wandb_runs
 from inception_tl.models import ImageClassifier
 
 console = Console()
@@ -45,7 +47,7 @@ def resolve_sync_batchnorm(sync_batchnorm: bool | str) -> bool:
 
 def build_trainer(cfg: DictConfig) -> L.Trainer:
     callbacks = [instantiate(node) for node in (cfg.get("callbacks") or {}).values() if node]
-    loggers = [instantiate(node) for node in (cfg.get("logger") or {}).values() if node]
+    loggers = build_loggers(cfg)
     resolved = {"precision": resolve_precision(cfg.trainer.precision)}
     if "sync_batchnorm" in cfg.trainer:
         resolved["sync_batchnorm"] = resolve_sync_batchnorm(cfg.trainer.sync_batchnorm)
@@ -64,6 +66,7 @@ def build_model(cfg: DictConfig, datamodule: ImageDataModule) -> ImageClassifier
         scheduler=plain(cfg.get("scheduler")),
         label_smoothing=cfg.label_smoothing,
         finetune=plain(cfg.get("finetune")),
+        data=plain(cfg.data),
         # Resuming restores every weight from the checkpoint: no need to fetch pretrained ones.
         load_weights=cfg.ckpt_path is None,
     )
@@ -110,6 +113,25 @@ def print_metrics(metrics: dict[str, Any]) -> None:
     console.print(table)
 
 
+def write_outputs(
+    output_dir: Path,
+    metrics: dict[str, Any],
+    model: ImageClassifier,
+    datamodule: ImageDataModule,
+    split: str,
+    history: list[dict[str, Any]],
+    loggers: list[Logger],
+) -> None:
+    """metrics.json, the metrics table and the report of `split` (rank zero only)."""
+    (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    print_metrics(metrics)
+    # The report needs every image's prediction with its path: one pass, with the weights now in the
+    # model (after evaluate_best, the best checkpoint's).
+    predictions = split_predictions(model, datamodule, split)
+    write_report(output_dir / "report", predictions, split, history, loggers)
+    console.print(f"Outputs in [bold]{output_dir}[/bold]")
+
+
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Train and evaluate as configured; returns the metrics also written to `metrics.json`."""
     output_dir = Path(cfg.paths.output_dir)
@@ -128,19 +150,19 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         (output_dir / "config.yaml").write_text(resolved)
         console.print(Syntax(resolved, "yaml", theme="ansi_dark"))
         console.print(f"Run directory: [bold]{output_dir}[/bold]")
+        config = OmegaConf.to_container(cfg, resolve=True)
+        for logger in trainer.loggers:  # the whole resolved config, not only the model's hyperparameters
+            logger.log_hyperparams(config)
 
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
-    # Before evaluate_best: loading the best checkpoint restores the callbacks' state of that epoch.
-    history = next((list(cb.rows) for cb in trainer.callbacks if isinstance(cb, EpochHistory)), [])
-    metrics = evaluate_best(trainer, model, datamodule)
+    try:
+        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+        # Before evaluate_best: loading the best checkpoint restores the callbacks' state of that epoch.
+        history = next((list(cb.rows) for cb in trainer.callbacks if isinstance(cb, EpochHistory)), [])
+        metrics = evaluate_best(trainer, model, datamodule)
 
-    if trainer.is_global_zero:
-        (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-        print_metrics(metrics)
-        # The report needs every image's prediction with its path: one pass on rank zero, with the
-        # weights evaluate_best left in the model (the best checkpoint's).
-        split = "test" if datamodule.has_test else "val"
-        predictions = split_predictions(model, datamodule, split)
-        write_report(output_dir / "report", predictions, split, history, trainer.loggers)
-        console.print(f"Outputs in [bold]{output_dir}[/bold]")
+        if trainer.is_global_zero:
+            split = "test" if datamodule.has_test else "val"
+            write_outputs(output_dir, metrics, model, datamodule, split, history, trainer.loggers)
+    finally:
+        finish_wandb_runs(trainer.loggers)
     return metrics

@@ -24,6 +24,8 @@ from inception_tl.evaluation.predictions import Predictions
 from inception_tl.evaluation.report import binary_roc, most_confident_mistakes, per_class_rows, reliability
 
 COLUMNS = ("class", "precision", "recall", "f1", "support")
+# The W&B predictions table uploads every image it shows: the first this many (all of predictions.csv on disk).
+MAX_TABLE_IMAGES = 1000
 
 
 def confusion_counts(predictions: Predictions) -> np.ndarray:
@@ -44,11 +46,30 @@ def print_per_class(rows: Sequence[Mapping[str, Any]], title: str, console: Cons
     (console or Console()).print(table)
 
 
-def log_figures(loggers: Sequence[Logger], figures: Mapping[str, Path], prefix: str) -> None:
-    """Images to W&B and TensorBoard; the CSV logger has none (the PNGs are in the run directory)."""
+def log_report(loggers: Sequence[Logger], figures: Mapping[str, Path], predictions: Predictions, prefix: str) -> None:
+    """Figures to W&B and TensorBoard, and to W&B a table of predictions with their images.
+
+    The CSV logger gets nothing: the PNGs and `predictions.csv` are in the run directory.
+    """
     for logger in loggers:
         if isinstance(logger, WandbLogger):
+            import wandb
+
             logger.log_image(key=f"{prefix}/figures", images=[str(p) for p in figures.values()], caption=list(figures))
+            shown = range(min(len(predictions.paths), MAX_TABLE_IMAGES))
+            names = predictions.class_names
+            rows = [
+                [
+                    wandb.Image(predictions.paths[i]),
+                    predictions.paths[i],
+                    names[predictions.labels[i]],
+                    names[predictions.predicted[i]],
+                    float(predictions.confidence[i]),
+                ]
+                for i in shown
+            ]
+            columns = ["image", "path", "true", "predicted", "confidence"]
+            logger.log_table(key=f"{prefix}/predictions", columns=columns, data=rows)
         elif isinstance(logger, TensorBoardLogger):
             for name, path in figures.items():
                 with Image.open(path) as image:
@@ -93,5 +114,5 @@ def write_report(
     figures["mistakes"] = plots.mistakes_grid(predictions, mistakes, directory / "mistakes.png")
 
     print_per_class(rows, f"Per-class report ({split}, {len(predictions.labels)} images); ECE {bins.ece:.4f}")
-    log_figures(loggers, figures, prefix=split)
+    log_report(loggers, figures, predictions, prefix=split)
     return summary

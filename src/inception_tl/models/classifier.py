@@ -27,7 +27,8 @@ class ImageClassifier(L.LightningModule):
     """Fine-tunes a timm Inception backbone with a new head.
 
     The checkpoint's hyperparameters carry everything needed to use the model alone: the
-    backbone and head config, the class names and the preprocessing (timm data config).
+    backbone and head config, the class names and the preprocessing (timm data config), and
+    the data config it was trained on (`data`, unused by the model; `eval.py` rebuilds the data from it).
 
     `finetune` (see `FinetuneConfig`) says which backbone stages are frozen at each epoch and the
     learning rate of each stage group; `FreezeScheduleCallback` moves the model through it. The
@@ -48,6 +49,7 @@ class ImageClassifier(L.LightningModule):
         scheduler: Mapping[str, Any] | None = None,
         label_smoothing: float = 0.0,
         finetune: Mapping[str, Any] | None = None,
+        data: Mapping[str, Any] | None = None,
         load_weights: bool = True,
     ) -> None:
         """`load_weights=False` skips the hub or file weights: a checkpoint will overwrite them anyway."""

@@ -1,0 +1,73 @@
+"""Evaluate a checkpoint on a split and write the same report as a training run (`eval.py`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from inception_tl.data import ImageDataModule
+from inception_tl.errors import ConfigError
+from inception_tl.loggers import build_loggers, finish_wandb_runs
+from inception_tl.models import ImageClassifier
+from inception_tl.train import resolve_precision, write_outputs
+
+SPLITS = ("test", "val")
+
+
+def load_classifier(ckpt_path: str) -> ImageClassifier:
+    """The model of a checkpoint on the CPU, without fetching pretrained weights it will overwrite."""
+    if not ckpt_path or not Path(ckpt_path).is_file():
+        raise ConfigError(
+            f"ckpt_path={ckpt_path!r} is not a file. Pass a checkpoint, e.g. ckpt_path=outputs/.../best.ckpt."
+        )
+    return ImageClassifier.load_from_checkpoint(ckpt_path, map_location="cpu", load_weights=False)
+
+
+def checkpoint_datamodule(model: ImageClassifier, data: DictConfig | None) -> ImageDataModule:
+    """The data config given (`data=...`), else the checkpoint's; the preprocessing always the checkpoint's."""
+    config = data if data is not None else model.hparams.get("data")
+    if config is None:
+        raise ConfigError("This checkpoint stores no data config: choose the data to evaluate on with data=<option>.")
+    datamodule: ImageDataModule = instantiate(config, backbone=model.hparams.backbone["name"])
+    datamodule.preprocessing = dict(model.hparams.preprocessing)
+    datamodule.prepare_data()
+    datamodule.setup("test")
+    if datamodule.class_names != model.class_names:
+        raise ConfigError(
+            f"The data's classes {datamodule.class_names} differ from the checkpoint's {model.class_names}."
+        )
+    return datamodule
+
+
+def evaluate(cfg: DictConfig) -> dict[str, Any]:
+    """Metrics of `cfg.ckpt_path` on `cfg.split`, written with the report to the run directory."""
+    if cfg.split not in SPLITS:
+        raise ConfigError(f"split={cfg.split!r}: choose one of {list(SPLITS)}.")
+    output_dir = Path(cfg.paths.output_dir)
+    model = load_classifier(cfg.ckpt_path)
+    datamodule = checkpoint_datamodule(model, cfg.get("data"))
+    if cfg.split == "test" and not datamodule.has_test:
+        raise ConfigError(f"{datamodule.root} has no test/ folder: evaluate split=val instead.")
+    loggers = build_loggers(cfg)
+    trainer = instantiate(
+        cfg.trainer, precision=resolve_precision(cfg.trainer.precision), logger=loggers or False, callbacks=[]
+    )
+    try:
+        step = trainer.test if cfg.split == "test" else trainer.validate
+        metrics: dict[str, Any] = {}
+        for result in step(model, datamodule=datamodule, verbose=False):
+            metrics.update({key: float(value) for key, value in result.items()})
+        if cfg.split == "test":
+            metrics["test/confusion_matrix"] = model.confusion_matrix
+        metrics["class_names"] = model.class_names
+        metrics["checkpoint"] = str(Path(cfg.ckpt_path).resolve())
+        if trainer.is_global_zero:
+            output_dir.mkdir(parents=True, exist_ok=True)
+            (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+            write_outputs(output_dir, metrics, model, datamodule, cfg.split, [], trainer.loggers)
+    finally:
+        finish_wandb_runs(trainer.loggers)
+    return metrics

@@ -35,6 +35,29 @@ def write_image_tree(root: Path, counts: Mapping[str, Mapping[str, int]], size: 
     return root
 
 
+def calibrated_classifier(backbone: str, class_names: list[str], image_size: int = 75, seed: int = 0):
+    """An untrained ImageClassifier in eval mode whose BatchNorm statistics come from a few random batches.
+
+    With the initial statistics (mean 0, variance 1) the deep stack saturates the softmax to one-hot
+    outputs, which would make any comparison of probabilities trivially equal.
+    """
+    import torch
+
+    from inception_tl.data.transforms import resolve_preprocessing
+    from inception_tl.models import ImageClassifier
+
+    torch.manual_seed(seed)
+    preprocessing = resolve_preprocessing(backbone, image_size)
+    model = ImageClassifier({"name": backbone, "pretrained": False}, class_names, preprocessing)
+    for module in model.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            module.momentum = None  # a plain average over the batches
+    with torch.no_grad():
+        for _ in range(3):
+            model(torch.rand(8, 3, image_size, image_size) * 2 - 1)
+    return model.eval()
+
+
 def make_datamodule(root: Path, **kwargs) -> ImageDataModule:
     """An ImageFolder datamodule at the smallest Inception size, set up for fitting."""
     options = {"backbone": "inception_v3", "image_size": 75, "batch_size": 4, "num_workers": 0, "seed": 0}

@@ -5,26 +5,15 @@ import pytest
 import torch
 
 from inception_tl.data.images import load_rgb
-from inception_tl.data.transforms import eval_transform, resolve_preprocessing
+from inception_tl.data.transforms import eval_transform
 from inception_tl.errors import ConfigError, DataError
-from inception_tl.models import ImageClassifier
 from inception_tl.predict import find_images, predict_files
-from tests.conftest import write_image_tree
+from tests.conftest import calibrated_classifier, write_image_tree
 
 
 @pytest.fixture(scope="module")
 def model():
-    torch.manual_seed(0)
-    preprocessing = resolve_preprocessing("inception_v3", 75)
-    model = ImageClassifier({"name": "inception_v3", "pretrained": False}, ["a", "b", "c"], preprocessing)
-    # Untrained BatchNorm statistics saturate the softmax; a few batches give it real ones.
-    for module in model.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.momentum = None  # a plain average of the batches
-    with torch.no_grad():
-        for _ in range(3):
-            model(torch.rand(8, 3, 75, 75) * 2 - 1)
-    return model.eval()
+    return calibrated_classifier("inception_v3", ["a", "b", "c"])
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -206,3 +207,26 @@ def test_predict_classifies_a_folder_with_the_checkpoint_alone(quickstart_run, t
         assert row["predicted"] == expected["predicted"]
         # The same preprocessing as the training run's evaluation: the same probabilities.
         assert probabilities == pytest.approx([float(expected[f"p_{name}"]) for name in names], abs=1e-5)
+
+
+def test_export_to_onnx_reproduces_the_runs_test_probabilities(quickstart_run, tmp_path):
+    import onnxruntime
+    from PIL import Image
+
+    from inception_tl.data.transforms import eval_transform
+
+    run_dir, _, _ = quickstart_run
+    run_script(
+        "export.py", f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}", "format=onnx", f"output_dir={tmp_path}"
+    )
+    card = json.loads((tmp_path / "model.json").read_text())
+    assert card["class_names"] == ["circle", "square", "star", "triangle"]
+    with open(run_dir / "report" / "predictions.csv") as handle:
+        reference = list(csv.DictReader(handle))[::20]
+    # The documented input: resized and centre-cropped as model.json says, values in [0, 1], no normalisation.
+    preprocessing = {**card["preprocessing"], "mean": (0.0, 0.0, 0.0), "std": (1.0, 1.0, 1.0)}
+    transform = eval_transform(preprocessing)
+    images = torch.stack([transform(Image.open(row["path"]).convert("RGB")) for row in reference]).numpy()
+    probabilities = onnxruntime.InferenceSession(str(tmp_path / "model.onnx")).run(None, {"images": images})[0]
+    expected = [[float(row[f"p_{name}"]) for name in card["class_names"]] for row in reference]
+    np.testing.assert_allclose(probabilities, np.array(expected), atol=1e-4, rtol=0)

@@ -1,0 +1,96 @@
+"""Export a checkpoint to ONNX or TorchScript, with a JSON of its class names and preprocessing (`export.py`).
+
+The exported graph takes a float32 RGB batch (N, 3, H, W) in [0, 1], already resized and centre-cropped
+to the checkpoint's input size, and returns class probabilities. Normalisation (timm's mean and std)
+is inside the graph; resizing is not, because image decoders and resizers differ per deployment and
+a bicubic resize inside ONNX would not match PIL's. `model.json` says exactly how to resize and crop.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig
+from rich.console import Console
+from torch import nn
+
+from inception_tl.errors import ConfigError
+from inception_tl.evaluate import load_classifier
+from inception_tl.models import ImageClassifier
+
+FORMATS = {"onnx": "model.onnx", "torchscript": "model.torchscript.pt"}
+console = Console()
+
+
+class ExportableClassifier(nn.Module):
+    """Backbone and head of an `ImageClassifier` as a plain module: [0, 1] images in, probabilities out.
+
+    The LightningModule itself cannot be traced (its properties need a Trainer); in eval mode its
+    forward is exactly `forward_features`, the pooled features and the head, as here.
+    """
+
+    def __init__(self, classifier: ImageClassifier) -> None:
+        super().__init__()
+        self.backbone, self.head = classifier.backbone, classifier.head
+        preprocessing = classifier.hparams.preprocessing
+        self.register_buffer("mean", torch.tensor(preprocessing["mean"]).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(preprocessing["std"]).view(1, 3, 1, 1))
+        self.eval()
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        features = self.backbone.forward_features((images - self.mean) / self.std)
+        return self.head(self.backbone.forward_head(features, pre_logits=True)).softmax(dim=1)
+
+
+def model_card(classifier: ImageClassifier, format_: str) -> dict[str, Any]:
+    preprocessing = dict(classifier.hparams.preprocessing)
+    return {
+        "format": format_,
+        "backbone": classifier.hparams.backbone["name"],
+        "class_names": classifier.class_names,
+        "input": "float32 RGB, shape (N, 3, H, W), values in [0, 1]; resize the shorter side to "
+        "H / crop_pct with `interpolation`, then centre-crop to H x W (input_size)",
+        "output": "class probabilities, shape (N, classes), in the order of class_names",
+        "normalisation": "inside the model: (x - mean) / std",
+        "preprocessing": {
+            key: list(value) if isinstance(value, tuple) else value for key, value in preprocessing.items()
+        },
+    }
+
+
+def export_classifier(classifier: ImageClassifier, format_: str, directory: Path) -> Path:
+    """Write the model in `format_` and `model.json` into `directory`; returns the model file."""
+    if format_ not in FORMATS:
+        raise ConfigError(f"format={format_!r}: choose one of {list(FORMATS)}.")
+    directory.mkdir(parents=True, exist_ok=True)
+    model = ExportableClassifier(classifier.cpu().eval())
+    size = classifier.hparams.preprocessing["input_size"]
+    example = torch.rand(2, *size)
+    path = directory / FORMATS[format_]
+    if format_ == "onnx":
+        torch.onnx.export(
+            model,
+            (example,),
+            str(path),
+            input_names=["images"],
+            output_names=["probabilities"],
+            dynamic_shapes=({0: torch.export.Dim("batch")},),
+            dynamo=True,
+            external_data=False,
+        )
+    else:
+        with torch.no_grad():
+            torch.jit.trace(model, example).save(str(path))
+    (directory / "model.json").write_text(json.dumps(model_card(classifier, format_), indent=2))
+    return path
+
+
+def export(cfg: DictConfig) -> Path:
+    classifier = load_classifier(cfg.ckpt_path)
+    directory = Path(cfg.output_dir) if cfg.output_dir else Path(cfg.paths.output_dir)
+    path = export_classifier(classifier, cfg.format, directory)
+    console.print(f"Wrote {path} and {directory / 'model.json'}")
+    return path

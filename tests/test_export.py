@@ -1,0 +1,63 @@
+"""Exported ONNX and TorchScript models give PyTorch's probabilities (within 1e-4) for every backbone."""
+
+import copy
+import json
+
+import numpy as np
+import onnxruntime
+import pytest
+import torch
+
+from inception_tl.errors import ConfigError
+from inception_tl.export import ExportableClassifier, export_classifier
+from tests.conftest import calibrated_classifier
+
+BACKBONES = ["inception_v3", "inception_v4", "inception_resnet_v2"]
+
+
+@pytest.fixture(scope="module", params=BACKBONES)
+def classifier(request):
+    return calibrated_classifier(request.param, ["cat", "dog", "fox"])
+
+
+def pytorch_probabilities(classifier, images: torch.Tensor) -> np.ndarray:
+    """The checkpoint's own forward on normalised images: what eval.py and predict.py compute."""
+    mean = torch.tensor(classifier.hparams.preprocessing["mean"]).view(1, 3, 1, 1)
+    std = torch.tensor(classifier.hparams.preprocessing["std"]).view(1, 3, 1, 1)
+    with torch.no_grad():
+        return classifier((images - mean) / std).softmax(dim=1).numpy()
+
+
+def float32_error(classifier, images: torch.Tensor, expected: np.ndarray) -> float:
+    """How far PyTorch's own float32 result is from the float64 one: the noise floor of any fp32 engine."""
+    exact = copy.deepcopy(ExportableClassifier(classifier)).double()
+    with torch.no_grad():
+        return float(np.abs(exact(images.double()).numpy() - expected).max())
+
+
+@pytest.mark.parametrize("format_", ["onnx", "torchscript"])
+def test_exported_model_matches_pytorch(classifier, format_, tmp_path):
+    path = export_classifier(classifier, format_, tmp_path)
+    torch.manual_seed(1)
+    images = torch.rand(3, 3, 75, 75)  # another batch size than the export example: the batch axis is dynamic
+    expected = pytorch_probabilities(classifier, images)
+    assert expected.max() < 0.999  # not saturated: the comparison means something
+    if format_ == "onnx":
+        session = onnxruntime.InferenceSession(str(path))
+        exported = session.run(None, {"images": images.numpy()})[0]
+    else:
+        exported = torch.jit.load(str(path))(images).detach().numpy()
+    # 1e-4, unless float32 itself cannot resolve that: with random weights Inception-v4's float32 result can
+    # be up to ~5e-4 from the exact one, and ONNX Runtime's kernels round differently from PyTorch's.
+    tolerance = max(1e-4, 2 * float32_error(classifier, images, expected))
+    np.testing.assert_allclose(exported, expected, atol=tolerance, rtol=0)
+
+    card = json.loads((tmp_path / "model.json").read_text())
+    assert card["class_names"] == ["cat", "dog", "fox"]
+    assert card["preprocessing"]["input_size"] == [3, 75, 75]
+    assert card["preprocessing"]["mean"] == [0.5, 0.5, 0.5]
+
+
+def test_an_unknown_format_lists_the_choices(tmp_path):
+    with pytest.raises(ConfigError, match="torchscript"):
+        export_classifier(calibrated_classifier("inception_v3", ["a", "b"]), "tflite", tmp_path)

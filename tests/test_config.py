@@ -1,6 +1,8 @@
 """Every documented combination of config groups composes, resolves and builds its data module."""
 
 import itertools
+import subprocess
+import sys
 
 import pytest
 import timm
@@ -10,7 +12,7 @@ from omegaconf import OmegaConf
 
 from inception_tl.finetune import FinetuneConfig
 from inception_tl.finetune.stages import backbone_stages
-from tests.conftest import CONFIG_DIR, compose_config
+from tests.conftest import CONFIG_DIR, REPO, compose_config
 
 BACKBONES = sorted(p.stem for p in (CONFIG_DIR / "backbone").glob("*.yaml"))
 DATA = sorted(p.stem for p in (CONFIG_DIR / "data").glob("*.yaml"))
@@ -87,3 +89,18 @@ def test_every_finetune_option_builds_a_valid_schedule_for_every_backbone(tmp_pa
     frozen_at_start = schedule.frozen_stages(0)
     assert frozen_at_start == (0 if finetune == "full" else len(STAGES[backbone]))
     assert schedule.frozen_stages(1000) == (len(STAGES[backbone]) if finetune == "linear_probe" else 0)
+
+
+@pytest.mark.parametrize(
+    ("override", "valid"),
+    [("backbone=inception_v5", "inception_v4"), ("data=horses", "horse_human"), ("finetune=gradaul", "gradual")],
+)
+def test_an_unknown_option_fails_at_once_listing_the_valid_ones(override, valid):
+    result = subprocess.run(
+        [sys.executable, "train.py", override], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0
+    group = override.split("=")[0]
+    assert f"Available options in '{group}'" in result.stderr
+    assert valid in result.stderr
+    assert "Traceback" not in result.stderr

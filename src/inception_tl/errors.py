@@ -19,3 +19,7 @@ class DownloadError(DataError):
 
 class WeightsError(InceptionTLError):
     """Backbone weights could not be loaded or do not match the model."""
+
+
+class TrainingError(InceptionTLError):
+    """Training cannot go on sensibly (for example, the loss is no longer a finite number)."""

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 import torch
 
@@ -60,3 +62,23 @@ def test_loaders_batch_at_the_configured_image_size(image_tree):
     assert labels.dtype == torch.int64
     images, _ = next(iter(datamodule.test_dataloader()))
     assert images.shape[1:] == (3, 96, 96)
+
+
+@pytest.mark.parametrize(
+    ("options", "complaint"),
+    [
+        ({"batch_size": 1}, "data.batch_size=1"),
+        ({"val_split": 0.0}, "data.val_split=0.0"),
+        ({"val_split": 1.5}, "data.val_split=1.5"),
+        ({"num_workers": -1}, "data.num_workers=-1"),
+        ({"image_size": 64}, "data.image_size=64"),
+    ],
+)
+def test_bad_loader_options_fail_before_any_data_is_read(tmp_path, options, complaint):
+    from inception_tl.data import ImageDataModule
+    from inception_tl.data.sources import ImageFolder
+    from inception_tl.errors import ConfigError
+
+    defaults = {"backbone": "inception_v3", "batch_size": 8, "num_workers": 0, "val_split": 0.2}
+    with pytest.raises(ConfigError, match=re.escape(complaint)):  # not a DataError about the missing folder
+        ImageDataModule(ImageFolder(), str(tmp_path / "does-not-exist"), **{**defaults, **options})

@@ -16,8 +16,22 @@ from inception_tl.data.images import LabelledImages
 from inception_tl.data.sampling import ResumableShuffleSampler
 from inception_tl.data.splits import stratified_split
 from inception_tl.data.transforms import eval_transform, resolve_preprocessing, train_transform
+from inception_tl.errors import ConfigError
 
 DEFAULT_AUGMENT = {"crop_scale": (0.5, 1.0), "hflip": 0.5, "rotation": 15, "shift": 0.1, "shear": 5, "zoom": 0.1}
+
+
+def check_loader_options(batch_size: int, num_workers: int, val_split: float) -> None:
+    """Fail at start-up, before any data is read, on values that would fail (or mislead) much later."""
+    if batch_size < 2:
+        raise ConfigError(
+            f"data.batch_size={batch_size} is too small: BatchNorm needs at least 2 images per training batch "
+            "(per device under DDP). Use data.batch_size=8 or more."
+        )
+    if num_workers < 0:
+        raise ConfigError(f"data.num_workers={num_workers} must be 0 (load in the main process) or more.")
+    if not 0 < val_split < 1:
+        raise ConfigError(f"data.val_split={val_split} must be between 0 and 1 (exclusive), e.g. 0.2.")
 
 
 class ImageDataModule(L.LightningDataModule):
@@ -40,6 +54,7 @@ class ImageDataModule(L.LightningDataModule):
         augment: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
+        check_loader_options(batch_size, num_workers, val_split)
         self.source = source
         self.root = Path(root).expanduser()
         self.preprocessing = resolve_preprocessing(backbone, image_size)

@@ -12,7 +12,7 @@ from lightning.pytorch.strategies import DDPStrategy
 from torch.nn.modules.batchnorm import _BatchNorm
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
-from inception_tl.errors import ConfigError
+from inception_tl.errors import ConfigError, TrainingError
 from inception_tl.evaluation.metrics import classification_metrics
 from inception_tl.finetune.callback import FreezeScheduleCallback
 from inception_tl.finetune.config import FinetuneConfig
@@ -114,10 +114,27 @@ class ImageClassifier(L.LightningModule):
         images, labels = batch
         logits = self(images)
         loss = self._loss(logits, labels)
+        self._stop_unless_finite(loss, batch_idx)
         self.train_acc(logits, labels)
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(labels))
         self.log("train/acc", self.train_acc, on_step=False, on_epoch=True, batch_size=len(labels))
         return loss
+
+    def _stop_unless_finite(self, loss: torch.Tensor, batch_idx: int) -> None:
+        """Stop with a diagnosis on a NaN or infinite loss, before the optimizer spreads it into the weights.
+
+        Decided jointly by all DDP ranks, so no rank is left waiting in an all-reduce. Checkpoints are
+        written at epoch ends only, so the last one on disk predates the fault.
+        """
+        bad = not bool(torch.isfinite(loss.detach()))
+        if self.trainer.strategy.reduce_boolean_decision(bad, all=False):
+            raise TrainingError(
+                f"The training loss is {loss.item()} at epoch {self.current_epoch}, batch {batch_idx} (optimizer "
+                f"step {self.global_step}); training stopped. Likely causes: a learning rate too high (try a "
+                "smaller optim.lr), fp16 overflow under AMP (try trainer.precision=bf16-mixed or 32-true), or "
+                "broken input images. The last checkpoint in the run's checkpoints/ folder predates the fault: "
+                "resume from it with ckpt_path=... after changing the cause."
+            )
 
     def _evaluate(self, batch, metrics, stage: str) -> torch.Tensor:
         images, labels = batch

@@ -3,6 +3,7 @@
 import sys
 
 import hydra
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig
 
 from inception_tl.errors import InceptionTLError
@@ -16,6 +17,8 @@ def main(cfg: DictConfig) -> float | None:
     except InceptionTLError as error:
         print(f"\nError: {error}", file=sys.stderr)
         sys.exit(1)
+    except SIGTERMException:
+        sys.exit(143)  # the shell's code for "terminated by SIGTERM"; last.ckpt was saved
     return metrics.get(cfg.optimized_metric)
 
 

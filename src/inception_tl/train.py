@@ -21,6 +21,7 @@ from inception_tl.data import ImageDataModule
 from inception_tl.evaluation.history import EpochHistory
 from inception_tl.evaluation.predictions import Predictions, predict_dataset
 from inception_tl.evaluation.writer import write_report
+from inception_tl.interrupt import resolve_checkpoint
 from inception_tl.loggers import build_loggers, finish_wandb_runs
 from inception_tl.models import ImageClassifier
 
@@ -139,6 +140,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     # Frozen BatchNorm layers are in eval mode on purpose (see inception_tl.finetune.callback).
     warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode at the start of training")
 
+    ckpt_path = resolve_checkpoint(cfg.ckpt_path, output_dir)
+    if ckpt_path is not None:
+        console.print(f"Resuming from [bold]{ckpt_path}[/bold]")
     datamodule: ImageDataModule = instantiate(cfg.data, backbone=cfg.backbone.name)
     datamodule.prepare_data()
     model = build_model(cfg, datamodule)
@@ -155,7 +159,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             logger.log_hyperparams(config)
 
     try:
-        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
         # Before evaluate_best: loading the best checkpoint restores the callbacks' state of that epoch.
         history = next((list(cb.rows) for cb in trainer.callbacks if isinstance(cb, EpochHistory)), [])
         metrics = evaluate_best(trainer, model, datamodule)

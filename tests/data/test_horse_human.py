@@ -8,7 +8,7 @@ import pytest
 from hydra.utils import instantiate
 from PIL import Image
 
-from inception_tl.errors import DownloadError
+from inception_tl.errors import DataError, DownloadError
 from tests.conftest import compose_config
 
 
@@ -94,3 +94,21 @@ def test_an_unreachable_server_explains_where_to_put_the_zips(tmp_path):
         datamodule.prepare_data()
     assert "Could not download http://127.0.0.1:9/x.zip" in str(error.value)
     assert str(tmp_path / "downloads") in str(error.value)
+
+
+@pytest.mark.parametrize("member", ["../escaped.txt", "/tmp/absolute-escape.txt"])
+def test_a_zip_slip_archive_is_refused_and_nothing_lands_outside(http_server, tmp_path, member):
+    base_url, folder = http_server
+    build_zip(folder / "horse-or-human.zip", {"horses": 2, "humans": 2})
+    with zipfile.ZipFile(folder / "horse-or-human.zip", "a") as archive:
+        archive.writestr(member, b"written outside the data folder")
+    build_zip(folder / "validation-horse-or-human.zip", {"horses": 1, "humans": 1})
+    cfg = compose_config(horse_human_overrides(base_url, folder, tmp_path), tmp_path / "run")
+    datamodule = instantiate(cfg.data, backbone=cfg.backbone.name)
+    before = {p for p in tmp_path.parent.rglob("*escape*")}
+    with pytest.raises(DataError) as error:
+        datamodule.prepare_data()
+    assert member in str(error.value)
+    assert "horse-or-human.zip" in str(error.value)
+    assert {p for p in tmp_path.parent.rglob("*escape*")} == before
+    assert not (tmp_path / "cache" / "horse_human" / "train").exists()  # no half-extracted split

@@ -8,7 +8,8 @@ import timm
 import torch
 from safetensors.torch import save_file
 
-from inception_tl.models.backbone import create_backbone
+from inception_tl.errors import WeightsError
+from inception_tl.models.backbone import create_backbone, load_backbone_weights
 from tests.conftest import REPO, compose_config
 
 
@@ -79,3 +80,17 @@ def test_unreachable_hub_tells_how_to_train_offline(tmp_path):
     assert "Could not load pretrained inception_v3 weights" in result.stderr
     assert "backbone.pretrained=false" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+class NotATensor:
+    """Any class outside torch's allow-list: loading it would run arbitrary unpickling code."""
+
+
+def test_a_weights_file_that_needs_unpickling_code_is_refused(tmp_path):
+    path = tmp_path / "pickled.pth"
+    torch.save({"Conv2d_1a_3x3.conv.weight": torch.zeros(1), "extra": NotATensor()}, path)
+    model = create_backbone("inception_v3", pretrained=False)
+    with pytest.raises(WeightsError) as error:
+        load_backbone_weights(model, path)
+    assert str(path) in str(error.value)
+    assert ".safetensors" in str(error.value)

@@ -174,8 +174,10 @@ class ImageClassifier(L.LightningModule):
                 "to the callbacks (conf/callbacks/default.yaml has it)."
             )
         strategy = self.trainer.strategy
+        ever_frozen = self.freeze_schedule.frozen_stages(0) > 0  # a later release implies a frozen start
         # Lightning keeps the DistributedDataParallel arguments in this private attribute.
-        if isinstance(strategy, DDPStrategy) and not getattr(strategy, "_ddp_kwargs", {}).get("find_unused_parameters"):
+        expects_unused = getattr(strategy, "_ddp_kwargs", {}).get("find_unused_parameters")
+        if ever_frozen and isinstance(strategy, DDPStrategy) and not expects_unused:
             raise ConfigError(
                 "Frozen stages run without gradients, so DDP must be told to expect unused parameters. Use "
                 "trainer=ddp, or trainer.strategy=ddp_find_unused_parameters_true."

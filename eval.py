@@ -5,6 +5,9 @@ from omegaconf import DictConfig
 
 from inception_tl.cli import run_or_exit
 from inception_tl.evaluate import evaluate
+from inception_tl.schema import register_schemas
+
+register_schemas()  # the typed schemas the config groups extend
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="eval")

@@ -4,7 +4,10 @@ import hydra
 from omegaconf import DictConfig
 
 from inception_tl.cli import run_or_exit
+from inception_tl.schema import register_schemas
 from inception_tl.train import run
+
+register_schemas()  # the typed schemas the config groups extend
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")

@@ -17,6 +17,7 @@ from PIL import Image
 
 from inception_tl.data import ImageDataModule
 from inception_tl.data.sources import ImageFolder
+from inception_tl.schema import register_schemas
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO / "conf"
@@ -95,6 +96,7 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 def compose_config(overrides: list[str], output_dir: Path | None = None) -> DictConfig:
     """train.yaml composed as `python train.py OVERRIDES` would, with the run directory set."""
+    register_schemas()
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         cfg = compose(config_name="train", overrides=overrides, return_hydra_config=True)
     if output_dir is not None:

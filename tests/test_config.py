@@ -7,6 +7,7 @@ import sys
 import pytest
 import timm
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import ConfigCompositionException, MissingConfigException
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
@@ -95,12 +96,41 @@ def test_every_finetune_option_builds_a_valid_schedule_for_every_backbone(tmp_pa
     ("override", "valid"),
     [("backbone=inception_v5", "inception_v4"), ("data=horses", "horse_human"), ("finetune=gradaul", "gradual")],
 )
-def test_an_unknown_option_fails_at_once_listing_the_valid_ones(override, valid):
+def test_an_unknown_option_fails_at_once_listing_the_valid_ones(tmp_path, override, valid):
+    with pytest.raises(MissingConfigException) as error:
+        compose_config([override], tmp_path)
+    group = override.split("=")[0]
+    assert f"Available options in '{group}'" in str(error.value)
+    assert valid in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("override", "complaint"),
+    [
+        ("data.batch_size=abc", "Value 'abc' of type 'str' could not be converted to Integer"),
+        ("data.val_split=most", "could not be converted to Float"),
+        ("data.augment.crop_scale=[0.5,big]", "could not be converted to Float"),
+        ("finetune.warmup_epochs=two", "could not be converted to Integer"),
+        ("backbone.pretrained=maybe", "is not a valid bool"),
+        ("data.batchsize=8", "Key 'batchsize' not in 'DataSchema'"),
+        ("finetune.unfreeze_form=Mixed_7a", "Key 'unfreeze_form' not in 'FinetuneSchema'"),
+        ("backbone.head.hiden=64", "Key 'hiden' not in 'HeadSchema'"),
+    ],
+)
+def test_wrong_types_and_misspelt_keys_are_caught_by_hydra_naming_the_key(tmp_path, override, complaint):
+    with pytest.raises(ConfigCompositionException) as error:
+        compose_config([override], tmp_path)
+    message = str(error.value.__cause__)  # what the CLI prints below "Error merging override ..."
+    assert complaint in message
+    assert f"full_key: {override.split('=')[0]}" in message
+
+
+def test_a_wrongly_typed_value_stops_the_cli_with_hydras_message_and_no_traceback():
+    # The in-process tests above see the exceptions; this checks what the user sees: Hydra's message alone.
     result = subprocess.run(
-        [sys.executable, "train.py", override], cwd=REPO, capture_output=True, text=True, timeout=120
+        [sys.executable, "train.py", "data.batch_size=abc"], cwd=REPO, capture_output=True, text=True, timeout=120
     )
     assert result.returncode != 0
-    group = override.split("=")[0]
-    assert f"Available options in '{group}'" in result.stderr
-    assert valid in result.stderr
+    assert "full_key: data.batch_size" in result.stderr
+    assert "could not be converted to Integer" in result.stderr
     assert "Traceback" not in result.stderr

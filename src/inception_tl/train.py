@@ -17,13 +17,15 @@ from rich.console import Console
 from rich.syntax import Syntax
 from rich.table import Table
 
+from inception_tl.checkpoint_io import AtomicCheckpointIO
 from inception_tl.data import ImageDataModule
+from inception_tl.data.summary import class_counts, summary_notes, write_summary
 from inception_tl.evaluation.history import EpochHistory
 from inception_tl.evaluation.predictions import Predictions, predict_dataset
 from inception_tl.evaluation.writer import write_report
-from inception_tl.interrupt import resolve_checkpoint
 from inception_tl.loggers import build_loggers, finish_wandb_runs
 from inception_tl.models import ImageClassifier
+from inception_tl.resume import check_same_backbone, check_same_classes, checkpoint_hyperparameters, resolve_checkpoint
 
 console = Console()
 
@@ -52,7 +54,8 @@ def build_trainer(cfg: DictConfig) -> L.Trainer:
     resolved = {"precision": resolve_precision(cfg.trainer.precision)}
     if "sync_batchnorm" in cfg.trainer:
         resolved["sync_batchnorm"] = resolve_sync_batchnorm(cfg.trainer.sync_batchnorm)
-    return instantiate(cfg.trainer, **resolved, callbacks=callbacks, logger=loggers or False)
+    plugins = [AtomicCheckpointIO()]
+    return instantiate(cfg.trainer, **resolved, callbacks=callbacks, logger=loggers or False, plugins=plugins)
 
 
 def build_model(cfg: DictConfig, datamodule: ImageDataModule) -> ImageClassifier:
@@ -133,6 +136,22 @@ def write_outputs(
     console.print(f"Outputs in [bold]{output_dir}[/bold]")
 
 
+def report_data(output_dir: Path, datamodule: ImageDataModule) -> None:
+    """Print images per class and split with any warnings, and keep them in the run directory."""
+    counts = class_counts(datamodule.samples, datamodule.class_names)
+    table = Table(title=f"Images per class ({datamodule.root})")
+    table.add_column("class")
+    for split in counts:
+        table.add_column(split, justify="right")
+    for name in datamodule.class_names:
+        table.add_row(name, *(str(counts[split][name]) for split in counts))
+    console.print(table)
+    notes = summary_notes(datamodule.scan, counts, datamodule.balance)
+    for note in notes:
+        console.print(f"[yellow]{note}[/yellow]")
+    write_summary(output_dir, datamodule.scan, counts, notes)
+
+
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Train and evaluate as configured; returns the metrics also written to `metrics.json`."""
     output_dir = Path(cfg.paths.output_dir)
@@ -143,8 +162,13 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     ckpt_path = resolve_checkpoint(cfg.ckpt_path, output_dir)
     if ckpt_path is not None:
         console.print(f"Resuming from [bold]{ckpt_path}[/bold]")
+        saved = checkpoint_hyperparameters(ckpt_path)
+        check_same_backbone(saved, cfg.backbone.name, ckpt_path)
     datamodule: ImageDataModule = instantiate(cfg.data, backbone=cfg.backbone.name)
     datamodule.prepare_data()
+    datamodule.setup("fit")  # scans the folder: every data problem is reported before the model is built
+    if ckpt_path is not None:
+        check_same_classes(saved, datamodule.class_names, ckpt_path)
     model = build_model(cfg, datamodule)
     trainer = build_trainer(cfg)
 
@@ -154,6 +178,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         (output_dir / "config.yaml").write_text(resolved)
         console.print(Syntax(resolved, "yaml", theme="ansi_dark"))
         console.print(f"Run directory: [bold]{output_dir}[/bold]")
+        report_data(output_dir, datamodule)
         config = OmegaConf.to_container(cfg, resolve=True)
         for logger in trainer.loggers:  # the whole resolved config, not only the model's hyperparameters
             logger.log_hyperparams(config)

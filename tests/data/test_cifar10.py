@@ -7,7 +7,7 @@ import numpy as np
 from PIL import Image
 from torchvision.datasets import CIFAR10
 
-from inception_tl.data.folder import find_class_names, list_samples
+from inception_tl.data.scan import scan_folder
 from inception_tl.data.sources import Cifar10
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -36,9 +36,12 @@ def test_cifar10_files_become_png_folders_with_the_same_pixels(tmp_path, monkeyp
 
     root = tmp_path / "cifar10"
     Cifar10(download=False).prepare(root)
-    assert find_class_names(root / "train") == CLASSES
-    train = list_samples(root / "train", CLASSES)
-    test = list_samples(root / "test", CLASSES)
+    scan = scan_folder(root)
+    assert scan.class_names == CLASSES
+    assert scan.problems == []
+    assert scan.bad_images == []
+    assert scan.not_images == []
+    train, test = scan.samples["train"], scan.samples["test"]
     assert (len(train), len(test)) == (100, 20)
 
     reference = CIFAR10(str(root / "raw"), train=False)

@@ -56,3 +56,37 @@ def test_the_seed_changes_the_order():
     orders = [[index for index, _ in ResumableShuffleSampler(dataset, seed=seed)] for seed in (0, 1)]
     assert orders[0] != orders[1]
     assert sorted(orders[0]) == dataset
+
+
+def test_balance_weighted_draws_every_class_equally_often(image_tree):
+    datamodule = make_datamodule(image_tree({"train": {"a": 30, "b": 6}}), val_split=0.5, balance="weighted")
+    labels = [label for _, label in datamodule.samples["train"]]
+    assert labels.count(0) == 5 * labels.count(1)  # 15 against 3
+    sampler = datamodule.train_dataloader().sampler
+    drawn = []
+    for epoch in range(50):
+        sampler.set_epoch(epoch)
+        drawn.extend(labels[index] for index, _ in sampler)
+    assert len(drawn) == 50 * len(labels)  # an epoch is still as long as the split
+    share_b = drawn.count(1) / len(drawn)
+    assert 0.45 < share_b < 0.55  # against 3 / 18 = 0.17 unweighted
+
+
+def test_weighted_draws_depend_on_seed_and_epoch_only_and_shard_without_overlap():
+    weights = [1.0] * 40 + [9.0] * 10
+    whole = ResumableShuffleSampler(list(range(50)), seed=3, weights=weights)
+    whole.set_epoch(4)
+    draws = list(whole)
+    assert draws == list(whole)
+    # A repeated image gets a new augmentation seed at each draw.
+    most_drawn = max(range(50), key=[index for index, _ in draws].count)
+    repeated = [seed for index, seed in draws if index == most_drawn]
+    assert len(repeated) > 1
+    assert len(set(repeated)) == len(repeated)
+    shards = []
+    for rank in range(2):
+        shard = ResumableShuffleSampler(list(range(50)), seed=3, weights=weights, num_replicas=2, rank=rank)
+        shard.set_epoch(4)
+        shards.append(list(shard))
+    assert len(shards[0]) == len(shards[1]) == 25
+    assert sorted(shards[0] + shards[1]) == sorted(draws)  # the ranks split one draw between them

@@ -2,7 +2,7 @@ import hashlib
 
 import pytest
 
-from inception_tl.data.folder import find_class_names, list_samples
+from inception_tl.data.scan import scan_folder
 from inception_tl.data.sources import Shapes
 from inception_tl.errors import DataError
 
@@ -18,8 +18,9 @@ def test_shapes_are_written_once_deterministically_in_the_folder_layout(tmp_path
         tmp_path / "b"
     )
     assert fingerprint(tmp_path / "a") == fingerprint(tmp_path / "b")
-    assert find_class_names(tmp_path / "a" / "train") == ["circle", "star"]
-    assert len(list_samples(tmp_path / "a" / "test", ["circle", "star"])) == 4
+    scan = scan_folder(tmp_path / "a")
+    assert scan.class_names == ["circle", "star"]
+    assert scan.class_counts("test") == {"circle": 2, "star": 2}
 
     before = (tmp_path / "a" / "train" / "circle" / "0000.png").stat().st_mtime_ns
     source.prepare(tmp_path / "a")  # already there: nothing is rewritten

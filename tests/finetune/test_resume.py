@@ -3,8 +3,10 @@
 import pytest
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from inception_tl.errors import ConfigError
+from inception_tl.interrupt import SaveOnInterrupt
 from tests.conftest import make_datamodule, write_image_tree
 from tests.finetune.helpers import classifier, fit
 
@@ -25,6 +27,17 @@ class StopAfterEpoch(Callback):
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if trainer.current_epoch == self.epoch:
             trainer.should_stop = True
+
+
+class SigtermAfterBatch(Callback):
+    """Flags SIGTERM after training batch `batch` of `epoch`, as Lightning's handler does on the real signal."""
+
+    def __init__(self, epoch: int, batch: int) -> None:
+        self.epoch, self.batch = epoch, batch
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if (trainer.current_epoch, batch_idx) == (self.epoch, self.batch):
+            trainer._signal_connector.received_sigterm = True  # what its SIGTERM handler sets; raised after the batch
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +67,24 @@ def test_a_resumed_run_ends_with_the_uninterrupted_runs_weights(tiny_data, unint
         torch.testing.assert_close(resumed[name], tensor, rtol=0, atol=1e-6, msg=name)
     initial = classifier(FINETUNE, head=HEAD).state_dict()
     assert any(not torch.equal(tensor, initial[name]) for name, tensor in resumed.items())  # it did train
+
+
+@pytest.mark.parametrize("workers", [0, 2], ids=["in-process", "worker-processes"])
+def test_a_run_stopped_mid_epoch_by_sigterm_resumes_to_the_uninterrupted_runs_weights(
+    tiny_data, uninterrupted, tmp_path, workers
+):
+    # 12 training images in batches of 4: stopped after the first of epoch 1's three batches.
+    with pytest.raises(SIGTERMException):
+        train(tiny_data, tmp_path, callbacks=[SaveOnInterrupt(str(tmp_path)), SigtermAfterBatch(epoch=1, batch=0)])
+    saved = torch.load(tmp_path / "last.ckpt", map_location="cpu", weights_only=True)
+    assert (saved["epoch"], saved["global_step"]) == (1, 4)
+    tiny_data.num_workers = workers  # worker processes fetch ahead: the resumed order must still be right
+    try:
+        resumed = train(tiny_data, tmp_path, ckpt_path=str(tmp_path / "last.ckpt")).state_dict()
+    finally:
+        tiny_data.num_workers = 0
+    for name, tensor in uninterrupted.items():
+        torch.testing.assert_close(resumed[name], tensor, rtol=0, atol=1e-6, msg=name)
 
 
 def test_resuming_with_other_finetune_settings_is_refused(tiny_data, tmp_path):

@@ -25,10 +25,14 @@ def extract_zip(archive: Path, destination: Path) -> Path:
 
     Members are checked first; extraction goes into a hidden sibling folder that is renamed to
     `destination` only when complete, so an interrupted run never leaves a folder that looks done.
+    Callers hold a lock against concurrent preparation, so a staging folder found here was left by a
+    killed process and is removed.
     """
     if destination.exists():
         raise DataError(f"Cannot extract {archive} into {destination}: the folder already exists.")
     destination.parent.mkdir(parents=True, exist_ok=True)
+    for stale in destination.parent.glob(f".{destination.name}.partial-*"):
+        shutil.rmtree(stale, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(dir=destination.parent, prefix=f".{destination.name}.partial-"))
     try:
         with zipfile.ZipFile(archive) as zf:

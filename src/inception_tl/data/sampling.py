@@ -9,8 +9,9 @@ carries its own augmentation seed, so neither the number of workers nor a restar
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sized
+from collections.abc import Iterator, Sequence, Sized
 
+import torch
 import torch.distributed as dist
 from torch.utils.data import DistributedSampler
 
@@ -22,18 +23,44 @@ class ResumableShuffleSampler(DistributedSampler):
 
     `LabelledImages` applies the transform under that seed, so sample i in epoch e is augmented the same
     way in an uninterrupted run, a resumed run, with 0 or 8 workers.
+
+    With `weights`, each epoch instead draws as many items as the dataset holds, with replacement, item i
+    with probability proportional to `weights[i]` (torch's `WeightedRandomSampler`, which is neither
+    seeded per epoch nor sharded across ranks). A repeated item gets a fresh augmentation seed per draw.
     """
 
-    def __init__(self, dataset: Sized, seed: int) -> None:
+    def __init__(
+        self,
+        dataset: Sized,
+        seed: int,
+        weights: Sequence[float] | None = None,
+        num_replicas: int | None = None,
+        rank: int | None = None,
+    ) -> None:
         distributed = dist.is_available() and dist.is_initialized()
         super().__init__(
             dataset,
-            num_replicas=dist.get_world_size() if distributed else 1,
-            rank=dist.get_rank() if distributed else 0,
+            num_replicas=num_replicas if num_replicas is not None else dist.get_world_size() if distributed else 1,
+            rank=rank if rank is not None else dist.get_rank() if distributed else 0,
             shuffle=True,
             seed=seed,
         )
+        self.weights = None if weights is None else torch.as_tensor(weights, dtype=torch.double)
+        self._skip = 0
+
+    def resume_at(self, epoch: int, items_done: int) -> None:
+        """Make the next iteration epoch `epoch`'s, without its first `items_done` items (of this rank)."""
+        self.set_epoch(epoch)
+        self._skip = items_done
 
     def __iter__(self) -> Iterator[tuple[int, int]]:  # type: ignore[override]
-        for index in super().__iter__():
-            yield index, mix_seed(self.seed, self.epoch, index)
+        skip, self._skip = self._skip, 0
+        if self.weights is None:
+            for index in list(super().__iter__())[skip:]:
+                yield index, mix_seed(self.seed, self.epoch, index)
+            return
+        generator = torch.Generator()
+        generator.manual_seed(self.seed + self.epoch)
+        drawn = torch.multinomial(self.weights, self.total_size, replacement=True, generator=generator).tolist()
+        for position in list(range(self.rank, self.total_size, self.num_replicas))[skip:]:
+            yield drawn[position], mix_seed(self.seed, self.epoch, position)

@@ -1,0 +1,193 @@
+"""Check an image folder before training and report every problem at once.
+
+torchvision's `ImageFolder` stops at the first missing folder and a corrupt image surfaces only when a
+DataLoader worker reaches it, mid-epoch, as a stack trace. This scan walks the whole tree first: layout
+problems and unreadable images are collected and reported together, files that are not images are
+counted (never silently), and bad images are either an error listing each one or, when the user asks
+for it, dropped and listed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
+from PIL import Image
+from torchvision.datasets.folder import IMG_EXTENSIONS
+from tqdm.auto import tqdm
+
+from inception_tl.data.images import load_rgb
+from inception_tl.errors import ConfigError, DataError
+
+SPLITS = ("train", "val", "test")
+VERIFY_MODES = ("header", "full")
+BAD_IMAGE_POLICIES = ("error", "skip")
+EXAMPLES_SHOWN = 5
+
+Sample = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class BadImage:
+    path: str
+    reason: str
+
+
+@dataclass
+class FolderScan:
+    """What a folder holds: the usable samples per split and everything that was wrong or left out."""
+
+    root: Path
+    class_names: list[str] = field(default_factory=list)
+    samples: dict[str, list[Sample]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    bad_images: list[BadImage] = field(default_factory=list)
+    not_images: list[str] = field(default_factory=list)
+
+    def class_counts(self, split: str) -> dict[str, int]:
+        counts = Counter(label for _, label in self.samples[split])
+        return {name: counts.get(index, 0) for index, name in enumerate(self.class_names)}
+
+
+def check_scan_options(verify: str, on_bad_image: str) -> None:
+    if verify not in VERIFY_MODES:
+        raise ConfigError(
+            f"data.verify={verify!r}: choose header (fast: PIL opens and verifies each file without decoding it) "
+            "or full (decodes every image; catches truncated JPEGs too)."
+        )
+    if on_bad_image not in BAD_IMAGE_POLICIES:
+        raise ConfigError(
+            f"data.on_bad_image={on_bad_image!r}: choose error (stop and list every unreadable image) or skip "
+            "(train without them; they are listed in the run directory)."
+        )
+
+
+def check_header(path: str) -> None:
+    """Raise if PIL cannot identify `path` or its structure is broken (PNG chunk CRCs, truncation)."""
+    with Image.open(path) as image:
+        image.verify()
+
+
+def check_decode(path: str) -> None:
+    """Raise if `path` does not decode completely into RGB, as training will decode it."""
+    check_header(path)
+    load_rgb(path)
+
+
+def image_problem(path: str, check: Callable[[str], None]) -> BadImage | None:
+    try:
+        check(path)
+    except (OSError, ValueError, SyntaxError, DataError, Image.DecompressionBombError) as error:
+        reason = str(error.__cause__ or error) if isinstance(error, DataError) else str(error)
+        return BadImage(path, reason or type(error).__name__)
+    return None
+
+
+def subfolders(folder: Path) -> list[str]:
+    """Sorted sub-folder names; hidden folders and archive debris such as `__MACOSX` are skipped."""
+    return sorted(e.name for e in folder.iterdir() if e.is_dir() and not e.name.startswith((".", "__")))
+
+
+def files_under(folder: Path) -> Iterable[Path]:
+    """Every non-hidden file below `folder`, in a stable order (nested folders included, as ImageFolder)."""
+    for directory, dirnames, filenames in sorted(os.walk(folder, followlinks=True)):
+        dirnames[:] = [d for d in dirnames if not d.startswith((".", "__"))]
+        for name in sorted(filenames):
+            if not name.startswith("."):
+                yield Path(directory) / name
+
+
+def layout_problems(root: Path, split_classes: dict[str, list[str]]) -> list[str]:
+    """Missing or empty split folders and classes that differ from the training split's."""
+    problems = []
+    if not (root / "train").is_dir():
+        problems.append(
+            f"no training split: {root / 'train'} does not exist. Expected {root}/train/<class>/<images>, "
+            "with optional val/ and test/ beside train/."
+        )
+    for split, classes in split_classes.items():
+        if not classes:
+            problems.append(f"{root / split} has no class folders; expected {root / split}/<class>/<images>.")
+    train = split_classes.get("train") or []
+    for split, classes in split_classes.items():
+        if split == "train" or not classes or not train or classes == train:
+            continue
+        missing = sorted(set(train) - set(classes))
+        extra = sorted(set(classes) - set(train))
+        detail = "; ".join(
+            part
+            for part in (f"missing {missing}" if missing else "", f"not in train/: {extra}" if extra else "")
+            if part
+        )
+        problems.append(f"the classes of {root / split} differ from those of {root / 'train'}: {detail}.")
+    return problems
+
+
+def scan_folder(root: Path, verify: str = "header", workers: int = 4) -> FolderScan:
+    """Scan `root/{train,val,test}/<class>/...`: every split, class and file, each image checked by `verify`.
+
+    Everything is walked even when the layout is wrong, so one run reports every problem there is.
+    """
+    scan = FolderScan(root=root)
+    split_classes = {split: subfolders(root / split) for split in SPLITS if (root / split).is_dir()}
+    scan.problems.extend(layout_problems(root, split_classes))
+    scan.class_names = split_classes.get("train") or []
+    labels = {name: index for index, name in enumerate(scan.class_names)}
+
+    # (split, class folder) -> image paths; a class folder absent from train/ gets no label.
+    candidates: dict[tuple[str, str], list[str]] = {}
+    for split, classes in split_classes.items():
+        for name in classes:
+            paths = candidates.setdefault((split, name), [])
+            for path in files_under(root / split / name):
+                if path.suffix.lower() in IMG_EXTENSIONS:
+                    paths.append(str(path))
+                else:
+                    scan.not_images.append(str(path))
+
+    check = check_decode if verify == "full" else check_header
+    every_path = [path for paths in candidates.values() for path in paths]
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        results = pool.map(lambda path: image_problem(path, check), every_path)
+        # One bar, from the first process only (every DDP process scans), and none when output is not a terminal.
+        quiet = True if rank_zero_only.rank != 0 else None
+        bar = tqdm(results, total=len(every_path), desc=f"Checking images ({verify})", unit="img", disable=quiet)
+        found = list(bar)
+    bad = {problem.path: problem for problem in found if problem is not None}
+    scan.bad_images = [bad[path] for path in every_path if path in bad]
+
+    for (split, name), paths in candidates.items():
+        good = [path for path in paths if path not in bad]
+        if not good:
+            kind = "readable images" if paths else "images"
+            scan.problems.append(f"{root / split / name} has no {kind}.")
+        if name in labels:
+            scan.samples.setdefault(split, []).extend((path, labels[name]) for path in good)
+    return scan
+
+
+def examples(paths: list[str]) -> str:
+    shown = ", ".join(paths[:EXAMPLES_SHOWN])
+    return shown + (f" and {len(paths) - EXAMPLES_SHOWN} more" if len(paths) > EXAMPLES_SHOWN else "")
+
+
+def raise_for_problems(scan: FolderScan, on_bad_image: str) -> None:
+    """One DataError naming every layout problem and (unless skipping) every unreadable image."""
+    lines = [f"- {problem}" for problem in scan.problems]
+    if scan.bad_images and on_bad_image == "error":
+        lines.append(f"- {len(scan.bad_images)} image file(s) cannot be read:")
+        lines.extend(f"    {bad.path}: {bad.reason}" for bad in scan.bad_images)
+    if not lines:
+        return
+    advice = []
+    if scan.bad_images and on_bad_image == "error":
+        advice.append(
+            "Replace or delete the unreadable files, or set data.on_bad_image=skip to train without them "
+            "(they are then listed in the run directory, skipped_images.csv)."
+        )
+    raise DataError(f"The image folder {scan.root} has problems:\n" + "\n".join(lines) + "\n" + " ".join(advice))

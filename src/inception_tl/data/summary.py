@@ -1,0 +1,76 @@
+"""Say what the data holds before training: images per class and split, imbalance, and what was left out."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from inception_tl.data.scan import FolderScan, Sample, examples
+
+# Above this ratio of largest to smallest training class, plain cross-entropy mostly learns the prior.
+IMBALANCE_RATIO = 2.0
+
+
+def class_counts(samples: Mapping[str, Sequence[Sample]], class_names: Sequence[str]) -> dict[str, dict[str, int]]:
+    """`counts[split][class]`: images per class in each split, every class listed (zeros included)."""
+    counts = {}
+    for split, pairs in samples.items():
+        per_label = Counter(label for _, label in pairs)
+        counts[split] = {name: per_label.get(index, 0) for index, name in enumerate(class_names)}
+    return counts
+
+
+def imbalance_ratio(counts: Mapping[str, int]) -> float:
+    sizes = [count for count in counts.values() if count > 0]
+    return max(sizes) / min(sizes) if sizes else 1.0
+
+
+def summary_notes(scan: FolderScan, counts: Mapping[str, Mapping[str, int]], balance: str) -> list[str]:
+    """Warnings a user should read before trusting the run: ignored files, skipped images, imbalance."""
+    notes = []
+    if scan.not_images:
+        notes.append(
+            f"Ignored {len(scan.not_images)} file(s) that are not images (by extension): {examples(scan.not_images)}."
+        )
+    if scan.bad_images:
+        notes.append(
+            f"Skipped {len(scan.bad_images)} unreadable image(s) (data.on_bad_image=skip), listed in "
+            f"skipped_images.csv: {examples([bad.path for bad in scan.bad_images])}."
+        )
+    ratio = imbalance_ratio(counts.get("train", {}))
+    if ratio >= IMBALANCE_RATIO:
+        largest = max(counts["train"], key=counts["train"].get)
+        smallest = min(counts["train"], key=counts["train"].get)
+        advice = (
+            "data.balance=weighted is on: training draws classes equally often."
+            if balance == "weighted"
+            else "Consider data.balance=weighted, and judge the run by F1 and AUROC rather than accuracy."
+        )
+        notes.append(
+            f"The training classes are imbalanced: {largest} has {ratio:.1f}x the images of {smallest}. {advice}"
+        )
+    return notes
+
+
+def write_summary(
+    output_dir: Path, scan: FolderScan, counts: Mapping[str, Mapping[str, int]], notes: Sequence[str]
+) -> None:
+    """data_summary.json (counts, ignored and skipped files) and skipped_images.csv when any were skipped."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    summary = {
+        "root": str(scan.root),
+        "class_names": scan.class_names,
+        "counts": counts,
+        "not_images": scan.not_images,
+        "skipped_images": [bad.path for bad in scan.bad_images],
+        "notes": list(notes),
+    }
+    (output_dir / "data_summary.json").write_text(json.dumps(summary, indent=2))
+    if scan.bad_images:
+        with open(output_dir / "skipped_images.csv", "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["path", "reason"])
+            writer.writerows((bad.path, bad.reason) for bad in scan.bad_images)

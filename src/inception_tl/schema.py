@@ -1,0 +1,85 @@
+"""Typed schemas for the `backbone`, `data` and `finetune` config groups, checked by Hydra itself.
+
+Each option's YAML extends its group's schema (`defaults: [/schema/<group>@_here_, _self_]`), so
+`data.batch_size=abc` or a misspelt key such as `data.batchsize=8` stops at start-up with Hydra's
+message naming the key and the expected type, before anything is read or built. Values that are
+well-typed but wrong (`val_split=2`, an unknown `verify` mode) are checked by the code that uses them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+
+@dataclass
+class HeadSchema:
+    kind: str = "linear"
+    hidden: int = 500
+    dropout: float = 0.3
+
+
+@dataclass
+class BackboneSchema:
+    name: str = MISSING
+    pretrained: bool = True
+    weights: str | None = None
+    drop_rate: float = 0.0
+    head: HeadSchema = field(default_factory=HeadSchema)
+
+
+@dataclass
+class AugmentSchema:
+    crop_scale: list[float] = field(default_factory=lambda: [0.5, 1.0])
+    hflip: float = 0.5
+    rotation: float = 15.0
+    shift: float = 0.1
+    shear: float = 5.0
+    zoom: float = 0.1
+
+
+@dataclass
+class DataSchema:
+    _target_: str = "inception_tl.data.ImageDataModule"
+    # Each dataset's own source (download, generation or a plain folder): its keys differ per dataset.
+    source: Any = MISSING
+    root: str = MISSING
+    image_size: int | None = None
+    batch_size: int = 32
+    num_workers: int = 4
+    val_split: float = 0.2
+    seed: int = 0
+    verify: str = "header"
+    on_bad_image: str = "error"
+    balance: str = "none"
+    augment: AugmentSchema = field(default_factory=AugmentSchema)
+
+
+@dataclass
+class MilestoneSchema:
+    epoch: int = MISSING
+    unfreeze_from: str | None = None
+
+
+@dataclass
+class FinetuneSchema:
+    strategy: str = MISSING
+    warmup_epochs: int = 0
+    unfreeze_from: str | None = None
+    every_n_epochs: int = 1
+    milestones: list[MilestoneSchema] = field(default_factory=list)
+    backbone_lr_scale: float = 1.0
+    lr_decay: float = 1.0
+    min_lr_scale: float = 0.0
+    train_bn: bool = False
+
+
+def register_schemas() -> None:
+    """Put the schemas where the group YAMLs look for them (`/schema/<group>`); safe to call again."""
+    store = ConfigStore.instance()
+    store.store(group="schema", name="backbone", node=BackboneSchema)
+    store.store(group="schema", name="data", node=DataSchema)
+    store.store(group="schema", name="finetune", node=FinetuneSchema)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from inception_tl.data import ImageDataModule
 from inception_tl.errors import ConfigError
+from inception_tl.instantiate import instantiate
 from inception_tl.loggers import build_loggers, finish_wandb_runs
 from inception_tl.models import ImageClassifier
 from inception_tl.train import resolve_precision, write_outputs

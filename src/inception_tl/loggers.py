@@ -7,9 +7,10 @@ from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from hydra.utils import instantiate
 from lightning.pytorch.loggers import Logger, WandbLogger
 from omegaconf import DictConfig
+
+from inception_tl.instantiate import instantiate
 
 
 def wandb_run_identity(cfg: DictConfig) -> dict[str, Any]:

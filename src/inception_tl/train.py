@@ -9,7 +9,6 @@ from typing import Any
 
 import lightning as L
 import torch
-from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
@@ -23,6 +22,8 @@ from inception_tl.data.summary import class_counts, summary_notes, write_summary
 from inception_tl.evaluation.history import EpochHistory
 from inception_tl.evaluation.predictions import Predictions, predict_dataset
 from inception_tl.evaluation.writer import write_report
+from inception_tl.finetune import FinetuneConfig
+from inception_tl.instantiate import instantiate
 from inception_tl.loggers import build_loggers, finish_wandb_runs
 from inception_tl.models import ImageClassifier
 from inception_tl.resume import check_same_backbone, check_same_classes, checkpoint_hyperparameters, resolve_checkpoint
@@ -58,10 +59,12 @@ def build_trainer(cfg: DictConfig) -> L.Trainer:
     return instantiate(cfg.trainer, **resolved, callbacks=callbacks, logger=loggers or False, plugins=plugins)
 
 
-def build_model(cfg: DictConfig, datamodule: ImageDataModule) -> ImageClassifier:
-    def plain(node: Any) -> Any:
-        return OmegaConf.to_container(node, resolve=True) if node is not None else None
+def plain(node: Any) -> Any:
+    """A config node as plain containers (what checkpoints store), None as None."""
+    return OmegaConf.to_container(node, resolve=True) if node is not None else None
 
+
+def build_model(cfg: DictConfig, datamodule: ImageDataModule) -> ImageClassifier:
     return ImageClassifier(
         backbone=plain(cfg.backbone),
         class_names=datamodule.class_names,
@@ -159,6 +162,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     # Frozen BatchNorm layers are in eval mode on purpose (see inception_tl.finetune.callback).
     warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode at the start of training")
 
+    FinetuneConfig.from_mapping(plain(cfg.get("finetune"))).check_for_backbone(cfg.backbone.name)
     ckpt_path = resolve_checkpoint(cfg.ckpt_path, output_dir)
     if ckpt_path is not None:
         console.print(f"Resuming from [bold]{ckpt_path}[/bold]")

@@ -110,6 +110,7 @@ def test_a_truncated_jpeg_passes_the_header_check_and_is_caught_by_full_verifica
         ({"train": {"a": 3, "b": 0}}, r"train/b has no images"),
         ({"train": {"a": 3, "b": 3}, "test": {"a": 2, "c": 2}}, r"test differ .*missing \['b'\]; not in train/: \['c'"),
         ({"train": {"a": 3, "b": 3}, "val": {}}, r"val has no class folders"),
+        ({"train": {"a": 3}}, r"train has a single class folder; a classifier needs at least two"),
     ],
 )
 def test_each_layout_problem_names_the_folder(tmp_path, layout, complaint):
@@ -144,3 +145,15 @@ def test_a_class_left_empty_by_skipping_is_still_an_error(tmp_path):
 def test_unknown_data_options_fail_before_the_folder_is_read(tmp_path, option, value):
     with pytest.raises(ConfigError, match=rf"data.{option}='{value}': choose"):
         make_datamodule(tmp_path / "not-read", **{option: value})
+
+
+def test_hidden_files_and_folders_are_not_images_of_the_class(tmp_path):
+    root = write_image_tree(tmp_path / "images", {"train": {"a": 3, "b": 3}})
+    hidden = root / "train" / "a" / ".thumbnails"
+    hidden.mkdir()
+    (hidden / "a-000.png").write_bytes(b"a cached thumbnail, not a training image")
+    (root / "train" / "b" / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    scan = scan_folder(root)
+    assert scan.class_counts("train") == {"a": 3, "b": 3}
+    assert scan.bad_images == []
+    assert scan.not_images == []

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,11 +80,13 @@ def check_decode(path: str) -> None:
 
 
 def image_problem(path: str, check: Callable[[str], None]) -> BadImage | None:
+    """Why `path` cannot be used, or None. Any exception counts: PIL's parsers can raise many kinds
+    (struct.error, IndexError, ...) on malformed files, and each means the same: this image is unusable."""
     try:
         check(path)
-    except (OSError, ValueError, SyntaxError, DataError, Image.DecompressionBombError) as error:
-        reason = str(error.__cause__ or error) if isinstance(error, DataError) else str(error)
-        return BadImage(path, reason or type(error).__name__)
+    except Exception as error:
+        cause = error.__cause__ if isinstance(error, DataError) and error.__cause__ else error
+        return BadImage(path, str(cause) or type(cause).__name__)
     return None
 
 
@@ -93,13 +95,13 @@ def subfolders(folder: Path) -> list[str]:
     return sorted(e.name for e in folder.iterdir() if e.is_dir() and not e.name.startswith((".", "__")))
 
 
-def files_under(folder: Path) -> Iterable[Path]:
-    """Every non-hidden file below `folder`, in a stable order (nested folders included, as ImageFolder)."""
-    for directory, dirnames, filenames in sorted(os.walk(folder, followlinks=True)):
-        dirnames[:] = [d for d in dirnames if not d.startswith((".", "__"))]
-        for name in sorted(filenames):
-            if not name.startswith("."):
-                yield Path(directory) / name
+def files_under(folder: Path) -> list[Path]:
+    """Every non-hidden file below `folder`, sorted (nested folders included, as ImageFolder)."""
+    found = []
+    for directory, dirnames, filenames in os.walk(folder, followlinks=True):
+        dirnames[:] = [d for d in dirnames if not d.startswith((".", "__"))]  # pruned in place: not walked
+        found.extend(Path(directory) / name for name in filenames if not name.startswith("."))
+    return sorted(found)
 
 
 def layout_problems(root: Path, split_classes: dict[str, list[str]]) -> list[str]:
@@ -113,6 +115,10 @@ def layout_problems(root: Path, split_classes: dict[str, list[str]]) -> list[str
     for split, classes in split_classes.items():
         if not classes:
             problems.append(f"{root / split} has no class folders; expected {root / split}/<class>/<images>.")
+    if len(split_classes.get("train") or []) == 1:
+        problems.append(
+            f"{root / 'train'} has a single class folder; a classifier needs at least two classes to choose from."
+        )
     train = split_classes.get("train") or []
     for split, classes in split_classes.items():
         if split == "train" or not classes or not train or classes == train:

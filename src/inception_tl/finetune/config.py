@@ -7,9 +7,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import timm
+import torch
+
 from inception_tl.errors import ConfigError
 from inception_tl.finetune.schedule import FreezeSchedule, make_schedule
-from inception_tl.finetune.stages import Stage
+from inception_tl.finetune.stages import Stage, backbone_stages
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,14 @@ class FinetuneConfig:
             every_n_epochs=self.every_n_epochs,
             milestones=self.milestones,
         )
+
+    def check_for_backbone(self, backbone: str) -> None:
+        """Raise ConfigError now if the schedule names no block of `backbone`: checked on a weightless copy
+        (the meta device allocates nothing), so a typo stops the run before any data is read or weights
+        are fetched."""
+        with torch.device("meta"):
+            skeleton = timm.create_model(backbone, pretrained=False, num_classes=0)
+        self.schedule(backbone_stages(skeleton))
 
     def group_lr_scales(self, num_groups: int) -> list[float]:
         """Learning-rate factors of the backbone's stage groups, bottom to top (discriminative rates)."""

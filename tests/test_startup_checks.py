@@ -1,4 +1,6 @@
-"""Resuming from a checkpoint that cannot fit the configured run fails at once, saying why and what to do."""
+"""Settings that cannot work stop `train.run` at once, saying why and what to do, before data is read."""
+
+import re
 
 import pytest
 import torch
@@ -52,3 +54,21 @@ def test_a_file_that_is_not_a_training_checkpoint_is_refused(tmp_path, content, 
     cfg = compose_config([*QUICK, f"ckpt_path={path}", f"paths.data_dir={tmp_path / 'data'}"], tmp_path / "run")
     with pytest.raises(ConfigError, match=complaint):
         run(cfg)
+
+
+@pytest.mark.parametrize(
+    ("override", "complaint"),
+    [
+        ("finetune.unfreeze_from=Mixed_9z", "finetune.unfreeze_from='Mixed_9z' names no block of this backbone"),
+        ("data.image_size=64", "data.image_size=64"),
+        ("data.batch_size=1", "data.batch_size=1 is too small"),
+        ("data.val_split=1.5", "data.val_split=1.5 must be between 0 and 1"),
+        ("data.balance=oversample", "data.balance='oversample': choose"),
+    ],
+)
+def test_an_impossible_setting_stops_the_run_before_any_data_is_read(tmp_path, override, complaint):
+    overrides = ["experiment=quickstart", "finetune=warmup", override, f"paths.data_dir={tmp_path / 'data'}"]
+    cfg = compose_config(overrides, tmp_path / "run")
+    with pytest.raises(ConfigError, match=re.escape(complaint)):
+        run(cfg)
+    assert not (tmp_path / "data").exists()  # the shapes were never generated

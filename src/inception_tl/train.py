@@ -142,7 +142,8 @@ def write_outputs(
 def report_data(output_dir: Path, datamodule: ImageDataModule) -> None:
     """Print images per class and split with any warnings, and keep them in the run directory."""
     counts = class_counts(datamodule.samples, datamodule.class_names)
-    table = Table(title=f"Images per class ({datamodule.root})")
+    console.print(f"Data: [bold]{datamodule.root}[/bold]")
+    table = Table(title="Images per class")
     table.add_column("class")
     for split in counts:
         table.add_column(split, justify="right")

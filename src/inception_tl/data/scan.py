@@ -10,7 +10,6 @@ for it, dropped and listed.
 from __future__ import annotations
 
 import os
-from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -48,10 +47,6 @@ class FolderScan:
     problems: list[str] = field(default_factory=list)
     bad_images: list[BadImage] = field(default_factory=list)
     not_images: list[str] = field(default_factory=list)
-
-    def class_counts(self, split: str) -> dict[str, int]:
-        counts = Counter(label for _, label in self.samples[split])
-        return {name: counts.get(index, 0) for index, name in enumerate(self.class_names)}
 
 
 def check_scan_options(verify: str, on_bad_image: str) -> None:
@@ -188,12 +183,9 @@ def raise_for_problems(scan: FolderScan, on_bad_image: str) -> None:
     if scan.bad_images and on_bad_image == "error":
         lines.append(f"- {len(scan.bad_images)} image file(s) cannot be read:")
         lines.extend(f"    {bad.path}: {bad.reason}" for bad in scan.bad_images)
-    if not lines:
-        return
-    advice = []
-    if scan.bad_images and on_bad_image == "error":
-        advice.append(
+        lines.append(
             "Replace or delete the unreadable files, or set data.on_bad_image=skip to train without them "
             "(they are then listed in the run directory, skipped_images.csv)."
         )
-    raise DataError(f"The image folder {scan.root} has problems:\n" + "\n".join(lines) + "\n" + " ".join(advice))
+    if lines:
+        raise DataError(f"The image folder {scan.root} has problems:\n" + "\n".join(lines))

@@ -22,7 +22,7 @@ from inception_tl.evaluate import load_classifier
 from inception_tl.models import ImageClassifier
 
 FORMATS = {"onnx": "model.onnx", "torchscript": "model.torchscript.pt"}
-console = Console()
+console = Console(soft_wrap=True)  # long paths stay on one line, greppable in logs
 
 
 class ExportableClassifier(nn.Module):

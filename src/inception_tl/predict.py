@@ -20,7 +20,7 @@ from inception_tl.data.transforms import eval_transform
 from inception_tl.errors import ConfigError, DataError
 from inception_tl.evaluate import load_classifier
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # long paths stay on one line, greppable in logs
 
 
 def find_images(path: Path) -> list[Path]:

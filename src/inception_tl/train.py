@@ -28,7 +28,7 @@ from inception_tl.loggers import build_loggers, finish_wandb_runs
 from inception_tl.models import ImageClassifier
 from inception_tl.resume import check_same_backbone, check_same_classes, checkpoint_hyperparameters, resolve_checkpoint
 
-console = Console()
+console = Console(soft_wrap=True)  # long paths stay on one line, greppable in logs
 
 
 def resolve_precision(precision: str | int) -> str | int:

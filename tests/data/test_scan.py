@@ -157,3 +157,16 @@ def test_hidden_files_and_folders_are_not_images_of_the_class(tmp_path):
     assert class_counts(scan.samples, scan.class_names)["train"] == {"a": 3, "b": 3}
     assert scan.bad_images == []
     assert scan.not_images == []
+
+
+def test_the_printed_summary_keeps_long_paths_whole(tmp_path):
+    from inception_tl.train import console, report_data
+
+    deep = tmp_path / ("a-folder-with-a-long-name-" * 6)  # wider than any terminal line
+    root = write_image_tree(deep, {"train": {"a": 3, "b": 3}})
+    broken = root / "train" / "b" / "broken.png"
+    broken.write_bytes(b"not a png")
+    datamodule = make_datamodule(root, on_bad_image="skip", val_split=0.34)
+    with console.capture() as captured:
+        report_data(tmp_path / "run", datamodule)
+    assert str(broken) in captured.get()  # one line, so grep and copy-paste find it

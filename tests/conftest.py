@@ -60,8 +60,10 @@ def calibrated_classifier(backbone: str, class_names: list[str], image_size: int
 
 
 def make_datamodule(root: Path, **kwargs) -> ImageDataModule:
-    """An ImageFolder datamodule at the smallest Inception size, set up for fitting."""
+    """An ImageFolder datamodule at the smallest Inception size, set up for fitting, its decoded-image
+    cache beside `root`."""
     options = {"backbone": "inception_v3", "image_size": 75, "batch_size": 4, "num_workers": 0, "seed": 0}
+    options["cache_dir"] = str(root.parent / f"{root.name}-decoded")
     datamodule = ImageDataModule(ImageFolder(), str(root), **{**options, **kwargs})
     datamodule.prepare_data()
     datamodule.setup("fit")
@@ -94,11 +96,11 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-def compose_config(overrides: list[str], output_dir: Path | None = None) -> DictConfig:
-    """train.yaml composed as `python train.py OVERRIDES` would, with the run directory set."""
+def compose_config(overrides: list[str], output_dir: Path | None = None, config_name: str = "train") -> DictConfig:
+    """conf/<config_name>.yaml composed as `python <config_name>.py OVERRIDES` would, with the run directory set."""
     register_schemas()
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=overrides, return_hydra_config=True)
+        cfg = compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
     if output_dir is not None:
         cfg.hydra.runtime.output_dir = str(output_dir)
     HydraConfig.instance().set_config(cfg)

@@ -1,5 +1,6 @@
-"""The real CLI, end to end: `python train.py experiment=quickstart`, then eval, predict and export on its
-checkpoint. Resuming through the CLI is tested in test_interrupt (SIGTERM, then ckpt_path=last)."""
+"""The real CLI, end to end: the quickstart recipe on two of its classes (a run the suite can afford: the full
+quickstart takes minutes, its figures are in the README), then eval, predict and export on its checkpoint.
+Resuming through the CLI is tested in test_interrupt (SIGTERM, then ckpt_path=last)."""
 
 import csv
 import json
@@ -31,25 +32,38 @@ def train(*overrides: str) -> subprocess.CompletedProcess:
     return run_script("train.py", *overrides)
 
 
+CLASSES = ["circle", "star"]
+TEST_IMAGES = 2 * 50
+# 180 training images in batches of 32, 7 epochs: about 1,100 images seen. Measured on 2 cores (AMD EPYC,
+# AVX2): test accuracy 0.84 in 45 s of training; chance is 0.5.
+SMALL_QUICKSTART = [
+    "experiment=quickstart",
+    "data.source.classes=[circle,star]",
+    "data.source.train_per_class=100",
+    "data.batch_size=32",
+    "trainer.max_epochs=7",
+]
+
+
 @pytest.fixture(scope="module")
 def quickstart_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("quickstart")
     run_dir = root / "run"
-    result = train("experiment=quickstart", f"paths.data_dir={root / 'data'}", f"hydra.run.dir={run_dir}")
+    result = train(*SMALL_QUICKSTART, f"paths.data_dir={root / 'data'}", f"hydra.run.dir={run_dir}")
     return run_dir, root, result
 
 
 def test_quickstart_learns_and_writes_its_outputs(quickstart_run):
     run_dir, _, result = quickstart_run
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert metrics["class_names"] == ["circle", "square", "star", "triangle"]
-    # Four balanced classes: chance is 0.25.
-    assert metrics["test/acc"] >= 0.6, metrics
+    assert metrics["class_names"] == CLASSES
+    # Held-out images of two balanced classes: chance is 0.5; measured 0.84 (see SMALL_QUICKSTART).
+    assert metrics["test/acc"] >= 0.65, metrics
     for key in ("val/acc", "val/f1", "val/auroc", "test/precision", "test/recall", "test/f1", "test/auroc"):
         assert 0.0 <= metrics[key] <= 1.0
     matrix = metrics["test/confusion_matrix"]
-    assert sum(map(sum, matrix)) == 4 * 50
-    assert sum(matrix[i][i] for i in range(4)) == round(metrics["test/acc"] * 200)
+    assert sum(map(sum, matrix)) == TEST_IMAGES
+    assert sum(matrix[i][i] for i in range(2)) == round(metrics["test/acc"] * TEST_IMAGES)
     assert (run_dir / "checkpoints" / "best.ckpt").is_file()
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
     assert "backbone:" in (run_dir / "config.yaml").read_text()
@@ -61,34 +75,11 @@ def test_the_checkpoint_carries_class_names_and_preprocessing(quickstart_run):
     run_dir, _, _ = quickstart_run
     checkpoint = torch.load(run_dir / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)
     hparams = checkpoint["hyper_parameters"]
-    assert hparams["class_names"] == ["circle", "square", "star", "triangle"]
+    assert hparams["class_names"] == CLASSES
     assert hparams["preprocessing"]["input_size"] == (3, 75, 75)
     assert hparams["preprocessing"]["mean"] == (0.5, 0.5, 0.5)
     assert hparams["preprocessing"]["interpolation"] == "bicubic"
     assert hparams["backbone"]["name"] == "inception_v3"
-
-
-def test_ddp_on_two_cpu_processes_trains_and_writes_outputs_once(tmp_path):
-    run_dir = tmp_path / "run"
-    result = train(
-        "experiment=quickstart",
-        "trainer=ddp",
-        "trainer.devices=2",
-        "trainer.accelerator=cpu",
-        "trainer.max_epochs=1",
-        "data.source.classes=[circle,square,star]",
-        "data.source.train_per_class=12",
-        "data.source.test_per_class=3",
-        "data.batch_size=4",
-        "data.num_workers=0",
-        f"paths.data_dir={tmp_path / 'data'}",
-        f"hydra.run.dir={run_dir}",
-    )
-    assert "GLOBAL_RANK: 1, MEMBER: 2/2" in result.stdout + result.stderr
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    # 9 test images over 2 processes: each is scored exactly once, none repeated to even the shares.
-    assert sum(map(sum, metrics["test/confusion_matrix"])) == 9
-    assert (run_dir / "checkpoints" / "best.ckpt").is_file()
 
 
 def test_a_folder_with_a_broken_image_trains_with_skip_and_lists_what_it_left_out(tmp_path):
@@ -97,6 +88,7 @@ def test_a_folder_with_a_broken_image_trains_with_skip_and_lists_what_it_left_ou
     broken.write_bytes(b"\xff\xd8 not really a jpeg")
     (root / "train" / "cat" / "notes.txt").write_text("not an image")
     common = ["data=imagefolder", f"data.root={root}", "backbone.pretrained=false", "data.image_size=75"]
+    common += [f"paths.data_dir={tmp_path / 'cache'}"]
     common += ["debug=fast_dev_run", "data.batch_size=4", "data.num_workers=0", "trainer=cpu"]
 
     refused = run_script("train.py", *common, f"hydra.run.dir={tmp_path / 'refused'}", check=False)
@@ -126,23 +118,23 @@ def test_quickstart_writes_a_report_that_agrees_with_its_metrics(quickstart_run)
     run_dir, _, result = quickstart_run
     report = run_dir / "report"
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    for name in ("confusion_matrix", "curves", "reliability", "mistakes"):
+    for name in ("confusion_matrix", "curves", "roc", "reliability", "mistakes"):
         data = (report / f"{name}.png").read_bytes()
         assert data.startswith(b"\x89PNG\r\n\x1a\n")
         assert len(data) > 10_000
-    assert not (report / "roc.png").exists()  # four classes: no single ROC curve
     with open(report / "per_class.csv") as handle:
         rows = {row["class"]: row for row in csv.DictReader(handle)}
     for key in ("precision", "recall", "f1"):
         assert float(rows["macro avg"][key]) == pytest.approx(metrics[f"test/{key}"], abs=1e-6)
     assert float(rows["accuracy"]["f1"]) == pytest.approx(metrics["test/acc"], abs=1e-6)
     summary = json.loads((report / "per_class.json").read_text())
-    assert [row["class"] for row in summary["per_class"][:4]] == metrics["class_names"]
+    assert [row["class"] for row in summary["per_class"][:2]] == metrics["class_names"]
+    assert summary["auroc"] == pytest.approx(metrics["test/auroc"], abs=1e-6)  # two classes: the binary AUROC
 
     # Recomputed from the saved predictions alone: recall per class is the confusion matrix's diagonal share.
     with open(report / "predictions.csv") as handle:
         predictions = list(csv.DictReader(handle))
-    assert len(predictions) == 200
+    assert len(predictions) == TEST_IMAGES
     for index, name in enumerate(metrics["class_names"]):
         labelled = [row for row in predictions if row["label"] == name]
         recall = sum(row["predicted"] == name for row in labelled) / len(labelled)
@@ -150,7 +142,7 @@ def test_quickstart_writes_a_report_that_agrees_with_its_metrics(quickstart_run)
         assert metrics["test/confusion_matrix"][index][index] == sum(row["predicted"] == name for row in labelled)
         probabilities = [sum(float(row[f"p_{other}"]) for other in metrics["class_names"]) for row in labelled]
         assert probabilities == pytest.approx([1.0] * len(labelled), abs=1e-4)
-    assert "Per-class report (test, 200 images)" in result.stdout
+    assert f"Per-class report (test, {TEST_IMAGES} images)" in result.stdout
 
 
 @pytest.mark.parametrize("split", ["test", "val"])
@@ -172,7 +164,7 @@ def test_eval_reproduces_the_runs_own_metrics_exactly(quickstart_run, tmp_path, 
 def test_predict_classifies_a_folder_with_the_checkpoint_alone(quickstart_run, tmp_path):
     run_dir, _, _ = quickstart_run
     with open(run_dir / "report" / "predictions.csv") as handle:
-        reference = list(csv.DictReader(handle))[::25]  # 8 test images, two of each class
+        reference = list(csv.DictReader(handle))[::12]  # 9 test images of both classes
     photos = tmp_path / "photos"
     photos.mkdir()
     for index, row in enumerate(reference):
@@ -193,7 +185,7 @@ def test_predict_classifies_a_folder_with_the_checkpoint_alone(quickstart_run, t
     assert broken["path"].endswith("corrupt.png")
     assert broken["predicted"] == ""
     assert "corrupt.png" in result.stderr
-    names = ["circle", "square", "star", "triangle"]
+    names = CLASSES
     predicted = [row for row in rows if not row["error"]]
     for row, expected in zip(predicted, reference, strict=True):
         probabilities = [float(row[f"p_{name}"]) for name in names]
@@ -214,7 +206,7 @@ def test_export_to_onnx_reproduces_the_runs_test_probabilities(quickstart_run, t
         "export.py", f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}", "format=onnx", f"output_dir={tmp_path}"
     )
     card = json.loads((tmp_path / "model.json").read_text())
-    assert card["class_names"] == ["circle", "square", "star", "triangle"]
+    assert card["class_names"] == CLASSES
     with open(run_dir / "report" / "predictions.csv") as handle:
         reference = list(csv.DictReader(handle))[::20]
     # The documented input: resized and centre-cropped as model.json says, values in [0, 1], no normalisation.

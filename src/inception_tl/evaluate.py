@@ -9,21 +9,24 @@ from omegaconf import DictConfig, OmegaConf
 
 from inception_tl.data import ImageDataModule
 from inception_tl.errors import ConfigError
+from inception_tl.evaluation.collector import PredictionCollector
 from inception_tl.instantiate import instantiate
 from inception_tl.loggers import build_loggers, finish_wandb_runs
 from inception_tl.models import ImageClassifier
-from inception_tl.train import resolve_precision, write_outputs
+from inception_tl.train import evaluate_split, resolve_precision, write_outputs
 
 SPLITS = ("test", "val")
 
 
-def load_classifier(ckpt_path: str) -> ImageClassifier:
+def load_classifier(ckpt_path: str, channels_last: bool = False) -> ImageClassifier:
     """The model of a checkpoint on the CPU, without fetching pretrained weights it will overwrite."""
     if not ckpt_path or not Path(ckpt_path).is_file():
         raise ConfigError(
             f"ckpt_path={ckpt_path!r} is not a file. Pass a checkpoint, e.g. ckpt_path=outputs/.../best.ckpt."
         )
-    return ImageClassifier.load_from_checkpoint(ckpt_path, map_location="cpu", load_weights=False)
+    return ImageClassifier.load_from_checkpoint(
+        ckpt_path, map_location="cpu", load_weights=False, channels_last=channels_last
+    )
 
 
 def checkpoint_datamodule(model: ImageClassifier, data: DictConfig | None) -> ImageDataModule:
@@ -47,27 +50,23 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     if cfg.split not in SPLITS:
         raise ConfigError(f"split={cfg.split!r}: choose one of {list(SPLITS)}.")
     output_dir = Path(cfg.paths.output_dir)
-    model = load_classifier(cfg.ckpt_path)
+    model = load_classifier(cfg.ckpt_path, channels_last=cfg.channels_last)
     datamodule = checkpoint_datamodule(model, cfg.get("data"))
     if cfg.split == "test" and not datamodule.has_test:
         raise ConfigError(f"{datamodule.root} has no test/ folder: evaluate split=val instead.")
     loggers = build_loggers(cfg)
+    collector = PredictionCollector()
     trainer = instantiate(
-        cfg.trainer, precision=resolve_precision(cfg.trainer.precision), logger=loggers or False, callbacks=[]
+        cfg.trainer, precision=resolve_precision(cfg.trainer.precision), logger=loggers or False, callbacks=[collector]
     )
     try:
-        step = trainer.test if cfg.split == "test" else trainer.validate
-        metrics: dict[str, Any] = {}
-        for result in step(model, datamodule=datamodule, verbose=False):
-            metrics.update({key: float(value) for key, value in result.items()})
-        if cfg.split == "test":
-            metrics["test/confusion_matrix"] = model.confusion_matrix
+        metrics, predictions = evaluate_split(trainer, model, datamodule, collector, cfg.split)
         metrics["class_names"] = model.class_names
         metrics["checkpoint"] = str(Path(cfg.ckpt_path).resolve())
         if trainer.is_global_zero:
             output_dir.mkdir(parents=True, exist_ok=True)
             (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-            write_outputs(output_dir, metrics, model, datamodule, cfg.split, [], trainer.loggers)
+            write_outputs(output_dir, metrics, predictions, cfg.split, [], trainer.loggers)
     finally:
         finish_wandb_runs(trainer.loggers)
     return metrics

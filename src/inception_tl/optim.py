@@ -12,10 +12,21 @@ from torch.optim.lr_scheduler import LambdaLR, ReduceLROnPlateau
 
 from inception_tl.errors import ConfigError
 
+# Optimizers with torch's fused CUDA kernel: every parameter updated in a few launches, not one per tensor.
+FUSED_CAPABLE = ("adam", "adamw")
 
-def build_optimizer(param_groups: list[dict[str, Any]], config: Mapping[str, Any]) -> torch.optim.Optimizer:
-    """timm's optimizer factory (`opt` names it) over groups that carry their own lr and weight decay."""
+
+def build_optimizer(
+    param_groups: list[dict[str, Any]], config: Mapping[str, Any], fused: bool = False
+) -> torch.optim.Optimizer:
+    """timm's optimizer factory (`opt` names it) over groups that carry their own lr and weight decay.
+
+    `fused`: use torch's fused implementation where the optimizer has one and the config chose neither
+    `fused` nor `foreach` itself (the caller knows whether the parameters are on a CUDA device).
+    """
     options = {key: value for key, value in config.items() if key not in ("lr", "weight_decay")}
+    if fused and str(config["opt"]).lower() in FUSED_CAPABLE and not {"fused", "foreach"} & options.keys():
+        options["fused"] = True
     return create_optimizer_v2(param_groups, lr=config["lr"], **options)
 
 

@@ -33,6 +33,9 @@ class BackboneSchema:
 
 @dataclass
 class AugmentSchema:
+    # false: train on the evaluation crop (no augmentation; with finetune=linear_probe the backbone's
+    # features are then computed once and the head trains on them).
+    enabled: bool = True
     crop_scale: list[float] = field(default_factory=lambda: [0.5, 1.0])
     hflip: float = 0.5
     rotation: float = 15.0
@@ -55,6 +58,11 @@ class DataSchema:
     verify: str = "header"
     on_bad_image: str = "error"
     balance: str = "none"
+    # Decode every image once into a memory-mapped file under cache_dir: auto (when it fits cache_max_gb
+    # and the disk), always, or none (decode every image at every epoch).
+    cache: str = "auto"
+    cache_dir: str = "${paths.data_dir}/decoded"
+    cache_max_gb: float = 64.0
     augment: AugmentSchema = field(default_factory=AugmentSchema)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
@@ -17,11 +17,13 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from inception_tl.checkpoint_io import AtomicCheckpointIO
+from inception_tl.compilation import CompileTimeReport, compile_model
 from inception_tl.data import ImageDataModule
 from inception_tl.data.summary import class_counts, summary_notes, write_summary
+from inception_tl.evaluation.collector import PredictionCollector
 from inception_tl.evaluation.history import EpochHistory
-from inception_tl.evaluation.predictions import Predictions, predict_dataset
-from inception_tl.evaluation.writer import write_report
+from inception_tl.evaluation.predictions import Predictions
+from inception_tl.evaluation.writer import confusion_counts, write_report
 from inception_tl.finetune import FinetuneConfig
 from inception_tl.instantiate import instantiate
 from inception_tl.loggers import build_loggers, finish_wandb_runs
@@ -49,9 +51,13 @@ def resolve_sync_batchnorm(sync_batchnorm: bool | str) -> bool:
     return torch.cuda.is_available()
 
 
-def build_trainer(cfg: DictConfig) -> L.Trainer:
+def build_trainer(cfg: DictConfig, *own_callbacks: Callback) -> L.Trainer:
+    """The Trainer of the config, with the callbacks of the config group and those the caller needs."""
     callbacks = [instantiate(node) for node in (cfg.get("callbacks") or {}).values() if node]
+    callbacks += own_callbacks
     loggers = build_loggers(cfg)
+    if not loggers:  # `~logger`: the learning-rate monitor has nowhere to write (Lightning would refuse to start)
+        callbacks = [callback for callback in callbacks if not isinstance(callback, LearningRateMonitor)]
     resolved = {"precision": resolve_precision(cfg.trainer.precision)}
     if "sync_batchnorm" in cfg.trainer:
         resolved["sync_batchnorm"] = resolve_sync_batchnorm(cfg.trainer.sync_batchnorm)
@@ -76,38 +82,47 @@ def build_model(cfg: DictConfig, datamodule: ImageDataModule) -> ImageClassifier
         data=plain(cfg.data),
         # Resuming restores every weight from the checkpoint: no need to fetch pretrained ones.
         load_weights=cfg.ckpt_path is None,
+        channels_last=cfg.channels_last,
     )
 
 
-def evaluate_best(trainer: L.Trainer, model: ImageClassifier, datamodule: ImageDataModule) -> dict[str, Any]:
-    """Validation and test metrics of the best checkpoint (the current weights if none was saved)."""
-    checkpoint = trainer.checkpoint_callback
-    best = checkpoint.best_model_path if isinstance(checkpoint, ModelCheckpoint) else ""
-    ckpt_path = best or None
+def evaluate_split(
+    trainer: L.Trainer,
+    model: ImageClassifier,
+    datamodule: ImageDataModule,
+    collector: PredictionCollector,
+    split: str,
+    ckpt_path: str | None = None,
+) -> tuple[dict[str, Any], Predictions]:
+    """The metrics of one pass over `split` and every image's prediction from that same pass.
+
+    The pass runs where the Trainer runs the model (the GPU, under the run's precision); the report
+    never needs the model again, so it does not matter that Lightning moves it to the CPU afterwards.
+    """
+    step = trainer.test if split == "test" else trainer.validate
     metrics: dict[str, Any] = {}
-    for result in trainer.validate(model, datamodule=datamodule, ckpt_path=ckpt_path, verbose=False):
-        metrics.update(result)
+    for result in step(model, datamodule=datamodule, ckpt_path=ckpt_path, verbose=False):
+        metrics.update({key: float(value) for key, value in result.items()})
+    paths = [path for path, _ in datamodule.samples[split]]
+    predictions = collector.predictions(split, paths, model.class_names)
+    metrics[f"{split}/confusion_matrix"] = confusion_counts(predictions).tolist()
+    return metrics, predictions
+
+
+def evaluate_best(
+    trainer: L.Trainer, model: ImageClassifier, datamodule: ImageDataModule, collector: PredictionCollector
+) -> tuple[dict[str, Any], Predictions]:
+    """Validation and test metrics of the best checkpoint (the current weights if none was saved), and the
+    predictions of the report's split: test, or validation when there is no test split."""
+    monitoring = [cb for cb in trainer.checkpoint_callbacks if getattr(cb, "monitor", None)]  # not last.ckpt's
+    best = monitoring[0].best_model_path if monitoring else ""
+    metrics, predictions = evaluate_split(trainer, model, datamodule, collector, "val", best or None)
     if datamodule.has_test:
-        for result in trainer.test(model, datamodule=datamodule, ckpt_path=ckpt_path, verbose=False):
-            metrics.update(result)
-        metrics["test/confusion_matrix"] = model.confusion_matrix
-    metrics = {key: float(value) if isinstance(value, int | float) else value for key, value in metrics.items()}
+        test_metrics, predictions = evaluate_split(trainer, model, datamodule, collector, "test", best or None)
+        metrics.update(test_metrics)
     metrics["class_names"] = model.class_names
     metrics["best_checkpoint"] = best or None
-    return metrics
-
-
-def split_predictions(model: ImageClassifier, datamodule: ImageDataModule, split: str) -> Predictions:
-    """The model's class probabilities for every image of `split`, in the datamodule's order."""
-    samples = datamodule.samples[split]
-    return predict_dataset(
-        model,
-        datamodule.dataset(split),
-        paths=[path for path, _ in samples],
-        class_names=model.class_names,
-        batch_size=datamodule.batch_size,
-        num_workers=datamodule.num_workers,
-    )
+    return metrics, predictions
 
 
 def print_metrics(metrics: dict[str, Any]) -> None:
@@ -123,8 +138,7 @@ def print_metrics(metrics: dict[str, Any]) -> None:
 def write_outputs(
     output_dir: Path,
     metrics: dict[str, Any],
-    model: ImageClassifier,
-    datamodule: ImageDataModule,
+    predictions: Predictions,
     split: str,
     history: list[dict[str, Any]],
     loggers: list[Logger],
@@ -132,9 +146,6 @@ def write_outputs(
     """metrics.json, the metrics table and the report of `split` (rank zero only)."""
     (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     print_metrics(metrics)
-    # The report needs every image's prediction with its path: one pass, with the weights now in the
-    # model (after evaluate_best, the best checkpoint's).
-    predictions = split_predictions(model, datamodule, split)
     write_report(output_dir / "report", predictions, split, history, loggers)
     console.print(f"Outputs in [bold]{output_dir}[/bold]")
 
@@ -151,6 +162,8 @@ def report_data(output_dir: Path, datamodule: ImageDataModule) -> None:
         table.add_row(name, *(str(counts[split][name]) for split in counts))
     console.print(table)
     notes = summary_notes(datamodule.scan, counts, datamodule.balance)
+    if datamodule.cache_note:
+        notes.append(datamodule.cache_note)
     for note in notes:
         console.print(f"[yellow]{note}[/yellow]")
     write_summary(output_dir, datamodule.scan, counts, notes)
@@ -162,6 +175,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     L.seed_everything(cfg.seed, workers=True)
     # Frozen BatchNorm layers are in eval mode on purpose (see inception_tl.finetune.callback).
     warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode at the start of training")
+    # ImageDataModule.state_dict records the position in the epoch; Lightning only looks at the DataLoader.
+    warnings.filterwarnings("ignore", message=r"You're resuming from a checkpoint that ended before the epoch ended")
 
     FinetuneConfig.from_mapping(plain(cfg.get("finetune"))).check_for_backbone(cfg.backbone.name)
     ckpt_path = resolve_checkpoint(cfg.ckpt_path, output_dir)
@@ -175,7 +190,12 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     if ckpt_path is not None:
         check_same_classes(saved, datamodule.class_names, ckpt_path)
     model = build_model(cfg, datamodule)
-    trainer = build_trainer(cfg)
+    collector = PredictionCollector()
+    own_callbacks: list[Callback] = [collector]
+    if cfg.compile:
+        compile_model(model)
+        own_callbacks.append(CompileTimeReport())
+    trainer = build_trainer(cfg, *own_callbacks)
 
     if trainer.is_global_zero:
         output_dir.mkdir(parents=True, exist_ok=True)
@@ -192,11 +212,11 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
         # Before evaluate_best: loading the best checkpoint restores the callbacks' state of that epoch.
         history = next((list(cb.rows) for cb in trainer.callbacks if isinstance(cb, EpochHistory)), [])
-        metrics = evaluate_best(trainer, model, datamodule)
+        metrics, predictions = evaluate_best(trainer, model, datamodule, collector)
 
         if trainer.is_global_zero:
             split = "test" if datamodule.has_test else "val"
-            write_outputs(output_dir, metrics, model, datamodule, split, history, trainer.loggers)
+            write_outputs(output_dir, metrics, predictions, split, history, trainer.loggers)
     finally:
         finish_wandb_runs(trainer.loggers)
     return metrics

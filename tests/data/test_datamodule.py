@@ -43,25 +43,33 @@ def test_missing_train_folder_says_what_layout_is_expected(tmp_path):
         make_datamodule(tmp_path / "nowhere")
 
 
+def device_batch(datamodule, loader):
+    """The loader's first batch as the model receives it: (inputs, labels, indices)."""
+    return datamodule.on_after_batch_transfer(next(iter(loader)), 0)
+
+
 def test_augmentation_applies_to_the_training_split_only(image_tree):
     root = image_tree({"train": {"a": 6, "b": 6}})
     datamodule = make_datamodule(root, val_split=0.5)
     val = datamodule.dataset("val")
-    assert torch.equal(val[0][0], val[0][0])
+    assert torch.equal(val[0]["image"], val[0]["image"])
+    assert "warp" not in val[0]
     train = datamodule.dataset("train")
     torch.manual_seed(0)
-    draws = [train[0][0] for _ in range(3)]
-    assert not all(torch.equal(draws[0], other) for other in draws[1:])
+    draws = [train[0]["warp"] for _ in range(3)]
+    assert not all((draws[0] == other).all() for other in draws[1:])
 
 
 def test_loaders_batch_at_the_configured_image_size(image_tree):
     root = image_tree({"train": {"a": 6, "b": 6}, "test": {"a": 2, "b": 2}})
     datamodule = make_datamodule(root, image_size=96, val_split=0.5)
-    images, labels = next(iter(datamodule.train_dataloader()))
+    images, labels, indices = device_batch(datamodule, datamodule.train_dataloader())
     assert images.shape == (4, 3, 96, 96)
-    assert labels.dtype == torch.int64
-    images, _ = next(iter(datamodule.test_dataloader()))
+    assert images.dtype == torch.float32
+    assert labels.dtype == indices.dtype == torch.int64
+    images, _, indices = device_batch(datamodule, datamodule.test_dataloader())
     assert images.shape[1:] == (3, 96, 96)
+    assert indices.tolist() == [0, 1, 2, 3]  # evaluation batches name their images, in the split's order
 
 
 @pytest.mark.parametrize(

@@ -62,7 +62,7 @@ def test_downloads_verifies_extracts_and_loads(served_archives, tmp_path):
     assert {s: len(v) for s, v in datamodule.samples.items()} == {"train": 16, "val": 4, "test": 6}
     cached = tmp_path / "cache" / "downloads"
     assert digest(cached / "horse-or-human.zip") == digest(folder / "horse-or-human.zip")
-    images, labels = next(iter(datamodule.test_dataloader()))
+    images, labels, _ = datamodule.on_after_batch_transfer(next(iter(datamodule.test_dataloader())), 0)
     assert images.shape[1:] == (3, 75, 75)
     assert set(labels.tolist()) <= {0, 1}
 

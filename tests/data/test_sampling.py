@@ -6,17 +6,18 @@ from inception_tl.data.sampling import ResumableShuffleSampler
 from tests.conftest import make_datamodule
 
 
-def epoch_batches(datamodule, epoch: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def epoch_batches(datamodule, epoch: int) -> list[tuple[torch.Tensor, ...]]:
+    """The epoch's batches as the model receives them (uint8 pixels warped and normalised)."""
     loader = datamodule.train_dataloader()
     loader.sampler.set_epoch(epoch)  # as Lightning does at the start of every epoch
-    return list(loader)
+    return [datamodule.on_after_batch_transfer(batch, 0) for batch in loader]
 
 
 def assert_same_batches(first, second) -> None:
     assert len(first) == len(second)
-    for (images_a, labels_a), (images_b, labels_b) in zip(first, second, strict=True):
-        assert torch.equal(labels_a, labels_b)
-        assert torch.equal(images_a, images_b)
+    for batch_a, batch_b in zip(first, second, strict=True):
+        for tensor_a, tensor_b in zip(batch_a, batch_b, strict=True):
+            assert torch.equal(tensor_a, tensor_b)
 
 
 def test_an_epoch_is_the_same_batches_and_augmentations_whatever_was_drawn_before(image_tree):
@@ -39,9 +40,9 @@ def test_epochs_differ_in_order_and_in_augmentation(image_tree):
     assert [index for index, _ in epoch0] != [index for index, _ in epoch1]
     dataset = datamodule.dataset("train")
     seeds = {0: dict(epoch0), 1: dict(epoch1)}
-    image_epoch0, image_epoch1 = (dataset[(5, seeds[epoch][5])][0] for epoch in (0, 1))
-    assert not torch.equal(image_epoch0, image_epoch1)  # the same image, cropped differently
-    assert torch.equal(dataset[(5, seeds[0][5])][0], image_epoch0)
+    warp_epoch0, warp_epoch1 = (dataset[(5, seeds[epoch][5])]["warp"] for epoch in (0, 1))
+    assert not (warp_epoch0 == warp_epoch1).all()  # the same image, cropped differently
+    assert (dataset[(5, seeds[0][5])]["warp"] == warp_epoch0).all()
 
 
 def test_worker_processes_do_not_change_the_data(image_tree):

@@ -3,8 +3,7 @@ import torch
 from PIL import Image
 from torchvision import transforms as T
 
-from inception_tl.data.datamodule import DEFAULT_AUGMENT
-from inception_tl.data.transforms import eval_transform, resolve_preprocessing, train_transform
+from inception_tl.data.transforms import eval_transform, resolve_preprocessing
 from inception_tl.errors import ConfigError
 
 
@@ -47,13 +46,3 @@ def test_eval_transform_resizes_by_crop_pct_bicubic_and_normalises_with_half():
     assert white.shape == (3, 100, 100)
     assert torch.allclose(white, torch.ones_like(white))
     assert torch.allclose(black, -torch.ones_like(black))
-
-
-def test_train_transform_uses_the_backbone_interpolation_and_normalisation():
-    config = resolve_preprocessing("inception_resnet_v2", image_size=90)
-    transform = train_transform(config, DEFAULT_AUGMENT)
-    assert _interpolations(transform) == {T.InterpolationMode.BICUBIC}
-    assert transform(Image.new("RGB", (200, 100), (255, 255, 255))).shape == (3, 90, 90)
-    normalize = transform.transforms[-1]
-    assert tuple(normalize.mean) == (0.5, 0.5, 0.5)
-    assert tuple(normalize.std) == (0.5, 0.5, 0.5)

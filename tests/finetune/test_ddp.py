@@ -1,6 +1,8 @@
-"""DDP on 2 CPU processes (gloo): the ranks hold identical weights through the warm-up and the unfreeze step."""
+"""DDP on 2 CPU processes (gloo): the ranks hold identical weights through the warm-up and the unfreeze step,
+every test image is scored once, and the outputs are written once."""
 
 import csv
+import json
 import subprocess
 import sys
 
@@ -28,7 +30,7 @@ def run_cli(tmp_path, *overrides: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
 
 
-def test_ranks_stay_identical_through_warmup_and_unfreezing(tmp_path):
+def test_ranks_stay_identical_through_warmup_and_unfreezing_and_write_one_set_of_outputs(tmp_path):
     weights = tmp_path / "weights"
     result = run_cli(
         tmp_path,
@@ -42,6 +44,15 @@ def test_ranks_stay_identical_through_warmup_and_unfreezing(tmp_path):
         f"+callbacks.rank_weights.directory={weights}",
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "GLOBAL_RANK: 1, MEMBER: 2/2" in result.stdout + result.stderr
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    # 9 test images over 2 processes: each is scored exactly once, none repeated to even the shares, and the
+    # report (from the same pass, gathered from both processes) lists each once.
+    assert sum(map(sum, metrics["test/confusion_matrix"])) == 9
+    with open(tmp_path / "run" / "report" / "predictions.csv") as handle:
+        paths = [row["path"] for row in csv.DictReader(handle)]
+    assert len(paths) == len(set(paths)) == 9
+    assert (tmp_path / "run" / "checkpoints" / "best.ckpt").is_file()
     load = {
         tag: [torch.load(weights / f"rank{r}-{tag}.pt", weights_only=True) for r in (0, 1)]
         for tag in ("initial", "epoch0", "epoch1")

@@ -48,8 +48,10 @@ def tiny_data(tmp_path_factory):
 
 def train(tiny_data, checkpoints, callbacks=(), ckpt_path=None, finetune=FINETUNE):
     model = classifier(finetune, head=HEAD, scheduler=SCHEDULER, lr=3e-3)
-    checkpoint = ModelCheckpoint(dirpath=checkpoints, monitor="val/acc", mode="max", save_last=True)
-    fit(model, tiny_data, EPOCHS, [checkpoint, *callbacks], ckpt_path, enable_checkpointing=True)
+    # As conf/callbacks/default.yaml: the best epoch, and last.ckpt rewritten at every epoch end.
+    best = ModelCheckpoint(dirpath=checkpoints, filename="best", monitor="val/acc", mode="max")
+    last = ModelCheckpoint(dirpath=checkpoints, filename="last", monitor=None, enable_version_counter=False)
+    fit(model, tiny_data, EPOCHS, [best, last, *callbacks], ckpt_path, enable_checkpointing=True)
     return model
 
 

@@ -1,4 +1,9 @@
-"""One data path for every dataset: ImageFolder tree -> split -> transforms -> DataLoader."""
+"""One data path for every dataset: ImageFolder tree -> split -> decoded once -> uint8 batches -> device.
+
+Loader workers hand over uint8 pixels (and each training image's warp); `on_after_batch_transfer`
+normalises and warps them where the model runs. Every batch reaches the model as
+`(inputs, labels, indices)`: indices into the split, so evaluation can name each image.
+"""
 
 from __future__ import annotations
 
@@ -13,15 +18,24 @@ from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from lightning.pytorch.trainer.states import TrainerFn
 from torch.utils.data import DataLoader
 
-from inception_tl.data.images import LabelledImages
+from inception_tl.data.augment import Augment, collate_images
+from inception_tl.data.batch_transform import BatchTransform
+from inception_tl.data.cache import (
+    CachedImages,
+    FileImages,
+    StorageSpec,
+    build_cache,
+    cache_key,
+    cache_refusal,
+    check_cache_options,
+    estimated_bytes,
+)
+from inception_tl.data.datasets import FeatureSplit, ImageStore, SplitImages, collate_features
 from inception_tl.data.sampling import ResumableShuffleSampler
 from inception_tl.data.scan import FolderScan, Sample, check_scan_options, raise_for_problems, scan_folder
 from inception_tl.data.splits import stratified_split
-from inception_tl.data.transforms import eval_transform, resolve_preprocessing, train_transform
+from inception_tl.data.transforms import eval_crop_transform, resize_size, resolve_preprocessing
 from inception_tl.errors import ConfigError
-
-DEFAULT_AUGMENT = {"crop_scale": (0.5, 1.0), "hflip": 0.5, "rotation": 15, "shift": 0.1, "shear": 5, "zoom": 0.1}
-
 
 BALANCE_MODES = ("none", "weighted")
 
@@ -45,7 +59,7 @@ def check_loader_options(batch_size: int, num_workers: int, val_split: float, ba
 
 
 class ImageDataModule(L.LightningDataModule):
-    """Prepares `root` through its source, then splits and serves it.
+    """Prepares `root` through its source, then splits, decodes once and serves it.
 
     `prepare_data` may be called before the Trainer exists (the model needs the class names), and
     again by Lightning: sources are idempotent and lock against concurrent preparation.
@@ -65,10 +79,14 @@ class ImageDataModule(L.LightningDataModule):
         verify: str = "header",
         on_bad_image: str = "error",
         balance: str = "none",
+        cache: str = "auto",
+        cache_dir: str = "~/.cache/inception_tl/decoded",
+        cache_max_gb: float = 64.0,
     ) -> None:
         super().__init__()
         check_loader_options(batch_size, num_workers, val_split, balance)
         check_scan_options(verify, on_bad_image)
+        check_cache_options(cache, cache_max_gb)
         self.source = source
         self.root = Path(root).expanduser()
         self.preprocessing = resolve_preprocessing(backbone, image_size)
@@ -76,12 +94,18 @@ class ImageDataModule(L.LightningDataModule):
         self.num_workers = num_workers
         self.val_split = val_split
         self.seed = seed
-        self.augment = {**DEFAULT_AUGMENT, **(augment or {})}
+        self.augment = Augment.from_mapping(augment)
         self.verify = verify
         self.on_bad_image = on_bad_image
         self.balance = balance
+        self.cache, self.cache_dir, self.cache_max_gb = cache, Path(cache_dir).expanduser(), cache_max_gb
         self.samples: dict[str, list[Sample]] = {}
+        self.cache_note = ""  # what was decided about the decoded-image cache, for the run's summary
         self._scan: FolderScan | None = None
+        self._store: ImageStore | None = None
+        self._positions: dict[str, int] = {}
+        self._features: dict[str, torch.Tensor] = {}
+        self.batch_transform: BatchTransform | None = None
         self._resume_position: tuple[int, int] | None = None
 
     def prepare_data(self) -> None:
@@ -104,6 +128,10 @@ class ImageDataModule(L.LightningDataModule):
     def has_test(self) -> bool:
         return "test" in self.scan.samples
 
+    @property
+    def image_size(self) -> int:
+        return self.preprocessing["input_size"][-1]
+
     def setup(self, stage: str | None = None) -> None:
         if self.samples:
             return
@@ -116,14 +144,46 @@ class ImageDataModule(L.LightningDataModule):
         self.samples = {"train": train, "val": val}
         if self.has_test:
             self.samples["test"] = self.scan.samples["test"]
+        self._store = self._image_store()
+        config = self.preprocessing  # final from here on (eval.py sets the checkpoint's before setup)
+        self.batch_transform = BatchTransform(config["mean"], config["std"], self.image_size, config["interpolation"])
 
-    def dataset(self, split: str) -> LabelledImages:
-        """The split's samples with its transform: augmentation for `train` only."""
-        if split == "train":
-            transform = train_transform(self.preprocessing, self.augment)
-        else:
-            transform = eval_transform(self.preprocessing)
-        return LabelledImages(self.samples[split], transform)
+    def _image_store(self) -> ImageStore:
+        """The decoded-image cache when `cache` allows it (built now if needed), else decoding from files."""
+        paths = list(dict.fromkeys(path for samples in self.samples.values() for path, _ in samples))
+        self._positions = {path: position for position, path in enumerate(paths)}
+        spec = StorageSpec(resize_size(self.preprocessing), self.preprocessing["interpolation"])
+        size = estimated_bytes([self.scan.image_sizes[path] for path in paths], spec)
+        directory = self.cache_dir / cache_key(paths, spec)
+        refusal = cache_refusal(self.cache, size, self.cache_dir, self.cache_max_gb)
+        if refusal is not None:
+            if self.cache == "always":
+                raise ConfigError(f"data.cache=always: cannot cache the decoded images: {refusal}.")
+            self.cache_note = f"Decoding images at every epoch (no decoded-image cache: {refusal})."
+            return FileImages(paths, spec)
+        built = build_cache(paths, spec, directory, workers=max(self.num_workers, 1))
+        state = "built" if built else "reused"
+        self.cache_note = (
+            f"Decoded-image cache {state}: {len(paths):,} images at most {spec.shorter_side} px on the shorter "
+            f"side, {size / 2**20:,.0f} MiB in {directory} (data.cache=none to decode at every epoch instead)."
+        )
+        return CachedImages(directory)
+
+    def dataset(self, split: str) -> SplitImages | FeatureSplit:
+        """The split as the loader serves it: augmented uint8 images for `train` (unless augmentation is off),
+        eval crops for the others, or the split's cached features while they are in use."""
+        labels = [label for _, label in self.samples[split]]
+        if split in self._features:
+            return FeatureSplit(self._features[split], labels)
+        assert self._store is not None, "setup() first"
+        positions = [self._positions[path] for path, _ in self.samples[split]]
+        augment = self.augment if split == "train" and self.augment.enabled else None
+        crop = eval_crop_transform(self.preprocessing)
+        return SplitImages(self._store, positions, labels, self.image_size, crop, augment)
+
+    def use_features(self, features: Mapping[str, torch.Tensor]) -> None:
+        """Serve these splits as pooled features instead of images (empty: images again)."""
+        self._features = dict(features)
 
     def sample_weights(self, split: str) -> list[float] | None:
         """With balance=weighted, 1 / (images of its class) per image: every class is drawn equally often."""
@@ -133,9 +193,14 @@ class ImageDataModule(L.LightningDataModule):
         sizes = Counter(labels)
         return [1.0 / sizes[label] for label in labels]
 
-    def _loader(self, split: str) -> DataLoader:
+    def loader(self, split: str, whole: bool = False) -> DataLoader:
+        """The split's DataLoader: `train` shuffled and resumable, the others in order (sharded under DDP).
+
+        `whole`: every image of the split in order, in every process (for computing features once).
+        """
         dataset = self.dataset(split)
-        training = split == "train"
+        training = split == "train" and not whole
+        features = isinstance(dataset, FeatureSplit)
         sampler = None
         distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
         if training:
@@ -144,20 +209,27 @@ class ImageDataModule(L.LightningDataModule):
                 epoch, batches_done = self._resume_position
                 sampler.resume_at(epoch, batches_done * self.batch_size)
                 self._resume_position = None
-        elif distributed and torch.distributed.get_world_size() > 1:
+        elif distributed and torch.distributed.get_world_size() > 1 and not whole:
             # Lightning's default DistributedSampler pads an uneven split by repeating images, which would
             # score some of them twice; this one splits without repeats (torchmetrics gathers uneven counts).
             sampler = UnrepeatedDistributedSampler(dataset, shuffle=False)
+        workers = 0 if features else self.num_workers  # features are in memory: nothing to load
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
             sampler=sampler,
             # A last training batch of one image breaks BatchNorm; it is reshuffled in next epoch anyway.
             drop_last=training and len(dataset) > self.batch_size,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
+            num_workers=workers,
+            persistent_workers=workers > 0,
             pin_memory=torch.cuda.is_available(),
+            collate_fn=collate_features if features else collate_images,
         )
+
+    def on_after_batch_transfer(self, batch: dict[str, torch.Tensor], dataloader_idx: int) -> tuple[torch.Tensor, ...]:
+        """On the model's device: (normalised, warped images or cached features, labels, indices)."""
+        inputs = batch["features"] if "features" in batch else self.batch_transform(batch)
+        return inputs, batch["labels"], batch["indices"]
 
     def state_dict(self) -> dict[str, int]:
         """Where training stands: the epoch under way and its batches done (saved in every checkpoint).
@@ -180,10 +252,10 @@ class ImageDataModule(L.LightningDataModule):
             self._resume_position = (state_dict["epoch"], state_dict["batches_done"])
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train")
+        return self.loader("train")
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader("val")
+        return self.loader("val")
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("test")
+        return self.loader("test")

@@ -1,13 +1,11 @@
-"""Decode image files into RGB and serve labelled samples to a DataLoader."""
+"""Decode image files into upright 8-bit RGB, once, at the size training needs (the storage size)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-
 import numpy as np
-import torch
 from PIL import Image, ImageOps
-from torch.utils.data import Dataset
+from torchvision.transforms import functional as TF
+from torchvision.transforms.functional import InterpolationMode
 
 from inception_tl.errors import DataError
 
@@ -42,27 +40,28 @@ def load_rgb(path: str) -> Image.Image:
         raise DataError(f"Cannot read image {path}: {error}") from error
 
 
-class LabelledImages(Dataset):
-    """A list of (path, label) pairs, decoded and transformed on access.
+def stored_shape(height: int, width: int, shorter_side: int) -> tuple[int, int]:
+    """(height, width) of an image once stored: the shorter side brought down to `shorter_side`, never up.
 
-    Indexed by an int (random transforms draw from torch's global generator) or by (index, seed), as
-    `ResumableShuffleSampler` yields: the transform then draws from its own generator seeded by `seed`.
+    The same arithmetic as torchvision's `Resize(shorter_side)` (which timm's eval transform uses), so
+    that resizing a stored image again to `shorter_side` is the identity.
     """
+    short, long = min(height, width), max(height, width)
+    if short <= shorter_side:
+        return height, width
+    new_long = int(shorter_side * long / short)
+    return (shorter_side, new_long) if height <= width else (new_long, shorter_side)
 
-    def __init__(self, samples: Sequence[tuple[str, int]], transform: Callable) -> None:
-        self.samples = list(samples)
-        self.transform = transform
 
-    def __len__(self) -> int:
-        return len(self.samples)
+def decode_for_storage(path: str, shorter_side: int, interpolation: str) -> np.ndarray:
+    """The image at `path` as an (H, W, 3) uint8 array whose shorter side is at most `shorter_side`.
 
-    def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, int]:
-        index, seed = key if isinstance(key, tuple) else (key, None)
-        path, label = self.samples[index]
-        image = load_rgb(path)
-        if seed is None:
-            return self.transform(image), label
-        # torchvision's random transforms draw from torch's CPU generator: fork it, seed it, restore it.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            return self.transform(image), label
+    Larger images are reduced exactly as timm's eval transform reduces them (torchvision's `Resize` on
+    the PIL image), so its resize-and-crop of the stored image equals its resize-and-crop of the file;
+    smaller ones are kept as they are (upscaling happens once, in the crop, never in storage).
+    """
+    image = load_rgb(path)
+    height, width = stored_shape(image.height, image.width, shorter_side)
+    if (height, width) != (image.height, image.width):
+        image = TF.resize(image, [height, width], interpolation=InterpolationMode(interpolation))
+    return np.asarray(image)

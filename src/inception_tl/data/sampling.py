@@ -21,7 +21,7 @@ from inception_tl.seeding import mix_seed
 class ResumableShuffleSampler(DistributedSampler):
     """Shuffles by (seed, epoch), shards across DDP ranks when running distributed, yields (index, seed).
 
-    `LabelledImages` applies the transform under that seed, so sample i in epoch e is augmented the same
+    `SplitImages` draws its warp from that seed, so sample i in epoch e is augmented the same
     way in an uninterrupted run, a resumed run, with 0 or 8 workers.
 
     With `weights`, each epoch instead draws as many items as the dataset holds, with replacement, item i

@@ -47,6 +47,8 @@ class FolderScan:
     problems: list[str] = field(default_factory=list)
     bad_images: list[BadImage] = field(default_factory=list)
     not_images: list[str] = field(default_factory=list)
+    # (width, height) from each readable image's header: what the decoded-image cache will need.
+    image_sizes: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 def check_scan_options(verify: str, on_bad_image: str) -> None:
@@ -62,27 +64,28 @@ def check_scan_options(verify: str, on_bad_image: str) -> None:
         )
 
 
-def check_header(path: str) -> None:
-    """Raise if PIL cannot identify `path` or its structure is broken (PNG chunk CRCs, truncation)."""
+def check_header(path: str) -> tuple[int, int]:
+    """(width, height); raise if PIL cannot identify `path` or its structure is broken (PNG CRCs, truncation)."""
     with Image.open(path) as image:
+        size = image.size
         image.verify()
+    return size
 
 
-def check_decode(path: str) -> None:
-    """Raise if `path` does not decode completely into RGB, as training will decode it."""
+def check_decode(path: str) -> tuple[int, int]:
+    """(width, height); raise if `path` does not decode completely into RGB, as training will decode it."""
     check_header(path)
-    load_rgb(path)
+    return load_rgb(path).size
 
 
-def image_problem(path: str, check: Callable[[str], None]) -> BadImage | None:
-    """Why `path` cannot be used, or None. Any exception counts: PIL's parsers can raise many kinds
-    (struct.error, IndexError, ...) on malformed files, and each means the same: this image is unusable."""
+def image_problem(path: str, check: Callable[[str], tuple[int, int]]) -> BadImage | tuple[int, int]:
+    """Why `path` cannot be used, or its (width, height). Any exception counts: PIL's parsers can raise many
+    kinds (struct.error, IndexError, ...) on malformed files, and each means the same: this image is unusable."""
     try:
-        check(path)
+        return check(path)
     except Exception as error:
         cause = error.__cause__ if isinstance(error, DataError) and error.__cause__ else error
         return BadImage(path, str(cause) or type(cause).__name__)
-    return None
 
 
 def subfolders(folder: Path) -> list[str]:
@@ -159,8 +162,11 @@ def scan_folder(root: Path, verify: str = "header", workers: int = 4) -> FolderS
         quiet = True if rank_zero_only.rank != 0 else None
         bar = tqdm(results, total=len(every_path), desc=f"Checking images ({verify})", unit="img", disable=quiet)
         found = list(bar)
-    bad = {problem.path: problem for problem in found if problem is not None}
+    bad = {result.path: result for result in found if isinstance(result, BadImage)}
     scan.bad_images = [bad[path] for path in every_path if path in bad]
+    scan.image_sizes = {
+        path: result for path, result in zip(every_path, found, strict=True) if not isinstance(result, BadImage)
+    }
 
     for (split, name), paths in candidates.items():
         good = [path for path in paths if path not in bad]

@@ -1,13 +1,13 @@
-"""Preprocessing from timm's own data config for the backbone, plus configurable training augmentation."""
+"""Preprocessing from timm's own data config for the backbone: sizes, the eval crop and its normalisation."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import timm
 from timm.data import create_transform, resolve_data_config
-from timm.data.transforms import str_to_interp_mode
 from torchvision import transforms as T
 
 from inception_tl.errors import ConfigError
@@ -35,34 +35,20 @@ def resolve_preprocessing(model_name: str, image_size: int | None = None) -> dic
     return config
 
 
+def resize_size(preprocessing: Mapping[str, Any]) -> int:
+    """The shorter side timm's eval transform resizes to before its centre crop: floor(size / crop_pct)."""
+    return math.floor(preprocessing["input_size"][-1] / preprocessing["crop_pct"])
+
+
 def eval_transform(preprocessing: Mapping[str, Any]) -> T.Compose:
-    """Resize to size / crop_pct and centre-crop, exactly as timm evaluates the backbone."""
+    """Resize to size / crop_pct and centre-crop, exactly as timm evaluates the backbone; normalised floats."""
     return create_transform(**preprocessing, is_training=False)
 
 
-def train_transform(preprocessing: Mapping[str, Any], augment: Mapping[str, Any]) -> T.Compose:
-    """Random resized crop, horizontal flip and a mild affine, then timm's normalisation.
+def eval_crop_transform(preprocessing: Mapping[str, Any]) -> T.Compose:
+    """timm's eval transform without its float conversion: a uint8 (3, H, W) tensor, normalised on the device.
 
-    The affine (rotation, shift, shear, zoom) mirrors the Keras ImageDataGenerator recipe this
-    project reproduces; timm's own training transform has no affine, so it is composed here.
+    timm's own `use_prefetcher` mode, made for the same split: loader workers hand over bytes, the
+    training device converts and normalises (see `inception_tl.data.batch_transform`).
     """
-    size = preprocessing["input_size"][-1]
-    interpolation = str_to_interp_mode(preprocessing["interpolation"])
-    steps: list = [
-        T.RandomResizedCrop(size, scale=tuple(augment["crop_scale"]), interpolation=interpolation),
-        T.RandomHorizontalFlip(augment["hflip"]),
-    ]
-    if augment["rotation"] or augment["shift"] or augment["shear"] or augment["zoom"]:
-        fill = tuple(round(255 * m) for m in preprocessing["mean"])
-        steps.append(
-            T.RandomAffine(
-                degrees=augment["rotation"],
-                translate=(augment["shift"], augment["shift"]),
-                scale=(1 - augment["zoom"], 1 + augment["zoom"]),
-                shear=augment["shear"],
-                interpolation=interpolation,
-                fill=fill,
-            )
-        )
-    steps += [T.ToTensor(), T.Normalize(preprocessing["mean"], preprocessing["std"])]
-    return T.Compose(steps)
+    return create_transform(**preprocessing, is_training=False, use_prefetcher=True)

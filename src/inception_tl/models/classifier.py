@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from lightning.pytorch.strategies import DDPStrategy
 from torch.nn.modules.batchnorm import _BatchNorm
-from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
+from torchmetrics.classification import MulticlassAccuracy
 
 from inception_tl.errors import ConfigError, TrainingError
 from inception_tl.evaluation.metrics import classification_metrics
@@ -51,10 +51,12 @@ class ImageClassifier(L.LightningModule):
         finetune: Mapping[str, Any] | None = None,
         data: Mapping[str, Any] | None = None,
         load_weights: bool = True,
+        channels_last: bool = False,
     ) -> None:
-        """`load_weights=False` skips the hub or file weights: a checkpoint will overwrite them anyway."""
+        """`load_weights=False` skips the hub or file weights: a checkpoint will overwrite them anyway.
+        `channels_last` (how this machine runs it, not what the model is) is not saved with the checkpoint."""
         super().__init__()
-        self.save_hyperparameters(ignore=["load_weights"])
+        self.save_hyperparameters(ignore=["load_weights", "channels_last"])
         head = dict(backbone.get("head") or {"kind": "linear"})
         self.backbone = create_backbone(
             backbone["name"],
@@ -73,18 +75,31 @@ class ImageClassifier(L.LightningModule):
         self.train_acc = MulticlassAccuracy(num_classes, average="micro")
         self.val_metrics = classification_metrics(num_classes, prefix="val/")
         self.test_metrics = classification_metrics(num_classes, prefix="test/")
-        self.test_confusion = MulticlassConfusionMatrix(num_classes)
-        self.confusion_matrix: list[list[int]] | None = None
+        self.channels_last = channels_last
+        if channels_last:  # convolution weights in NHWC: the layout tensor cores run fastest
+            self.to(memory_format=torch.channels_last)
 
     @property
     def class_names(self) -> list[str]:
         return list(self.hparams.class_names)
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Logits for images (N, 3, H, W), or for their pooled backbone features (N, C) when those are cached."""
+        if inputs.ndim == 2:
+            return self.head(self.backbone.head_drop(inputs))
+        if self.channels_last:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
         # Freezing applies to training only: in eval mode gradients may flow to the input (saliency maps).
         frozen = self.frozen_stages if self.training else 0
-        features = run_stages(self.stages, images, frozen)
+        features = run_stages(self.stages, inputs, frozen)
         return self.head(self.backbone.forward_head(features, pre_logits=True))
+
+    @torch.no_grad()
+    def pooled_features(self, images: torch.Tensor) -> torch.Tensor:
+        """The backbone's pooled features (N, C) in inference mode: what the head sees, before its dropout."""
+        if self.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        return self.backbone.global_pool(self.backbone.forward_features(images)).flatten(1)
 
     def set_frozen_stages(self, count: int) -> None:
         """Freeze the first `count` backbone stages (0: none), re-applying the BatchNorm modes."""
@@ -110,9 +125,9 @@ class ImageClassifier(L.LightningModule):
     def _loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(logits, labels, label_smoothing=self.hparams.label_smoothing)
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        images, labels = batch
-        logits = self(images)
+    def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
+        inputs, labels, _ = batch
+        logits = self(inputs)
         loss = self._loss(logits, labels)
         self._stop_unless_finite(loss, batch_idx)
         self.train_acc(logits, labels)
@@ -136,17 +151,18 @@ class ImageClassifier(L.LightningModule):
                 "resume from it with ckpt_path=... after changing the cause."
             )
 
-    def _evaluate(self, batch, metrics, stage: str) -> torch.Tensor:
-        images, labels = batch
-        logits = self(images)
+    def _evaluate(self, batch, metrics, split: str) -> torch.Tensor:
+        """Update the split's metrics; the probabilities go back to Lightning for `PredictionCollector`."""
+        inputs, labels, _ = batch
+        logits = self(inputs)
         loss = self._loss(logits, labels)
         probabilities = logits.float().softmax(dim=1)
         metrics.update(probabilities, labels)
-        self.log(f"{stage}/loss", loss, on_epoch=True, prog_bar=True, sync_dist=True, batch_size=len(labels))
+        self.log(f"{split}/loss", loss, on_epoch=True, prog_bar=True, sync_dist=True, batch_size=len(labels))
         return probabilities
 
-    def validation_step(self, batch, batch_idx: int) -> None:
-        self._evaluate(batch, self.val_metrics, "val")
+    def validation_step(self, batch, batch_idx: int) -> torch.Tensor:
+        return self._evaluate(batch, self.val_metrics, "val")
 
     def on_validation_epoch_end(self) -> None:
         # The sanity check sees a couple of batches, often of one class: their scores mean nothing.
@@ -154,15 +170,12 @@ class ImageClassifier(L.LightningModule):
             self.log_dict(self.val_metrics.compute())
         self.val_metrics.reset()
 
-    def test_step(self, batch, batch_idx: int) -> None:
-        probabilities = self._evaluate(batch, self.test_metrics, "test")
-        self.test_confusion.update(probabilities, batch[1])
+    def test_step(self, batch, batch_idx: int) -> torch.Tensor:
+        return self._evaluate(batch, self.test_metrics, "test")
 
     def on_test_epoch_end(self) -> None:
         self.log_dict(self.test_metrics.compute())
         self.test_metrics.reset()
-        self.confusion_matrix = self.test_confusion.compute().tolist()
-        self.test_confusion.reset()
 
     def on_fit_start(self) -> None:
         if self.freeze_schedule.changes_during_training and not any(
@@ -191,13 +204,21 @@ class ImageClassifier(L.LightningModule):
                 f"finetune={dict(self.hparams.finetune or {})}. Resume with the same finetune settings."
             )
 
-    def configure_optimizers(self) -> dict[str, Any]:
+    def build_optimizer(self) -> torch.optim.Optimizer:
+        """The optimizer over discriminative parameter groups (the head's rate, lower ones down the backbone)."""
         config = self.hparams.optimizer or {"opt": "adamw", "lr": 1e-3}
         param_groups = discriminative_param_groups(
             self.stages, self.head, config["lr"], config.get("weight_decay", 0.0), self.finetune
         )
-        optimizer = build_optimizer(param_groups, config)
-        config = {"optimizer": optimizer}
+        # Fused AdamW on CUDA, unless gradients are clipped: under AMP a fused optimizer unscales gradients
+        # inside its own step, after clipping would have had to happen (Lightning refuses the pair).
+        clipping = self._trainer is not None and self._trainer.gradient_clip_val is not None
+        fused = self.device.type == "cuda" and not clipping
+        return build_optimizer(param_groups, config, fused=fused)
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        optimizer = self.build_optimizer()
+        config: dict[str, Any] = {"optimizer": optimizer}
         if self.hparams.scheduler:
             total_steps = int(self.trainer.estimated_stepping_batches)
             steps_per_epoch = max(total_steps // max(self.trainer.max_epochs or 1, 1), 1)

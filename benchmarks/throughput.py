@@ -1,0 +1,301 @@
+"""Where the time of a training step goes: the model alone, the data path alone, both in a plain loop, Lightning.
+
+    python benchmarks/throughput.py                                   # the default training config
+    python benchmarks/throughput.py experiment=quickstart bench.steps=10
+    python benchmarks/throughput.py backbone=inception_v4 data=shapes data.source.image_size=300 \\
+        data.source.train_per_class=512 data.batch_size=128 data.num_workers=15 backbone.pretrained=false
+
+Composed by Hydra like train.py (conf/throughput.yaml = conf/train.yaml + `bench`), so any backbone,
+data, batch size and precision. For the warm-up phase (backbone frozen) and the full phase it measures:
+
+- model: images/s of forward, backward and optimizer step on batches already on the device (the ceiling);
+- data: images/s of the real training loader, transfer to the device and device augmentation included;
+- loop: images/s of a plain PyTorch loop over that loader and the model (what the data path allows);
+- lightning: images/s of a real `Trainer.fit` epoch over the same (Lightning's overhead against `loop`);
+- peak device memory and the model's FLOP/s at the `model` rate.
+
+With `bench.whole_run`, a one-epoch `train.run` also gives the time from the command to the first step
+and from the last step to the end (validation and test of the best checkpoint, the report). Prints a
+table and writes everything, with the versions and the device, to `bench.output` (JSON).
+"""
+
+# ruff: noqa: E402 (the clock starts before the heavy imports: "command to first step" includes them)
+from __future__ import annotations
+
+import time
+
+START = time.perf_counter()
+
+import json
+import os
+import platform
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import Any, ClassVar
+
+import hydra
+import lightning as L
+import timm
+import torch
+import torch.nn.functional as F
+from lightning.fabric.utilities.apply_func import move_data_to_device
+from lightning.pytorch.callbacks import Callback
+from omegaconf import DictConfig, OmegaConf, open_dict
+from torch.utils.flop_counter import FlopCounterMode
+
+from inception_tl.data import ImageDataModule
+from inception_tl.finetune import FreezeScheduleCallback
+from inception_tl.instantiate import instantiate
+from inception_tl.models import ImageClassifier
+from inception_tl.schema import register_schemas
+from inception_tl.seeding import StepSeed
+from inception_tl.train import build_model, resolve_precision
+from inception_tl.train import run as train_run
+
+register_schemas()
+
+PHASES = {"warmup": {"strategy": "linear_probe"}, "full": {"strategy": "full"}}
+AUTOCAST = {"16-mixed": torch.float16, "bf16-mixed": torch.bfloat16}
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def images_per_second(step: Callable[[], int], device: torch.device, warmup: int, steps: int) -> float:
+    """Run `step` (returning its batch size) `warmup` times untimed, then `steps` times timed."""
+    for _ in range(warmup):
+        step()
+    synchronize(device)
+    start, images = time.perf_counter(), 0
+    for _ in range(steps):
+        images += step()
+    synchronize(device)
+    return images / (time.perf_counter() - start)
+
+
+class Stepper:
+    """One training step of `model` under the run's precision (autocast, and a GradScaler for fp16)."""
+
+    def __init__(self, model: ImageClassifier, precision: str) -> None:
+        self.model, self.device = model, model.device
+        self.dtype = AUTOCAST.get(str(precision))
+        self.scaler = torch.amp.GradScaler(enabled=self.dtype is torch.float16 and self.device.type == "cuda")
+        self.optimizer = model.build_optimizer()
+
+    def autocast(self) -> AbstractContextManager:
+        if self.dtype is None:
+            return nullcontext()
+        return torch.autocast(self.device.type, dtype=self.dtype)
+
+    def __call__(self, inputs: torch.Tensor, labels: torch.Tensor) -> int:
+        with self.autocast():
+            loss = F.cross_entropy(self.model(inputs), labels)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        return len(labels)
+
+    def flops(self, inputs: torch.Tensor, labels: torch.Tensor) -> int:
+        """Floating-point operations of one step's forward and backward (torch's FLOP counter)."""
+        counter = FlopCounterMode(display=False)
+        with counter:
+            self(inputs, labels)
+        return counter.get_total_flops()
+
+
+def device_batches(datamodule: ImageDataModule, device: torch.device) -> Iterator[tuple[torch.Tensor, ...]]:
+    """The training loader's batches, moved to `device` and normalised/augmented there, endlessly."""
+    epoch = 0
+    while True:
+        loader = datamodule.loader("train")
+        loader.sampler.set_epoch(epoch)
+        for batch in loader:
+            yield datamodule.on_after_batch_transfer(move_data_to_device(batch, device), 0)
+        epoch += 1
+
+
+class BatchTimer(Callback):
+    """Times training batches `skip` and onwards in a real fit (cuda-synchronised)."""
+
+    def __init__(self, skip: int) -> None:
+        self.skip, self.start, self.end, self.images = skip, 0.0, 0.0, 0
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
+        if batch_idx == self.skip:
+            synchronize(pl_module.device)
+            self.start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        if batch_idx >= self.skip:
+            self.images += len(batch[1])
+            synchronize(pl_module.device)
+            self.end = time.perf_counter()
+
+
+def phase_model(cfg: DictConfig, datamodule: ImageDataModule, phase: str, device: torch.device) -> ImageClassifier:
+    with open_dict(cfg):
+        cfg.finetune = OmegaConf.create({**OmegaConf.to_container(cfg.finetune), **PHASES[phase]})
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg, datamodule).to(device)
+    model.set_frozen_stages(model.freeze_schedule.frozen_stages(0))
+    return model.train()
+
+
+def measure_phase(cfg: DictConfig, datamodule: ImageDataModule, phase: str, device: torch.device) -> dict[str, Any]:
+    warmup, steps = cfg.bench.warmup_steps, cfg.bench.steps
+    precision = resolve_precision(cfg.trainer.precision)
+    size, batch_size = datamodule.image_size, datamodule.batch_size
+    result: dict[str, Any] = {}
+
+    model = phase_model(cfg, datamodule, phase, device)
+    stepper = Stepper(model, precision)
+    inputs = torch.randn(batch_size, 3, size, size, device=device)
+    labels = torch.randint(0, len(datamodule.class_names), (batch_size,), device=device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    result["model_images_per_s"] = images_per_second(lambda: stepper(inputs, labels), device, warmup, steps)
+    result["peak_memory_gib"] = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
+    flops = stepper.flops(inputs, labels)
+    result["model_gflop_per_image"] = flops / batch_size / 1e9
+    result["model_tflop_per_s"] = flops / batch_size * result["model_images_per_s"] / 1e12
+
+    batches = device_batches(datamodule, device)
+    result["data_images_per_s"] = images_per_second(lambda: len(next(batches)[1]), device, warmup, steps)
+
+    def loop_step() -> int:
+        images, targets, _ = next(batches)
+        return stepper(images, targets)
+
+    result["loop_images_per_s"] = images_per_second(loop_step, device, warmup, steps)
+    batches.close()
+
+    model = phase_model(cfg, datamodule, phase, device)
+    timer = BatchTimer(skip=warmup)
+    trainer = L.Trainer(
+        accelerator=device.type,
+        devices=1,
+        precision=precision,
+        max_epochs=1,
+        limit_train_batches=warmup + steps,
+        limit_val_batches=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        benchmark=cfg.trainer.get("benchmark"),
+        callbacks=[FreezeScheduleCallback(), StepSeed(cfg.seed), timer],
+    )
+    trainer.fit(model, datamodule=datamodule)
+    result["lightning_images_per_s"] = timer.images / (timer.end - timer.start)
+    result["lightning_vs_loop"] = result["lightning_images_per_s"] / result["loop_images_per_s"]
+    result["lightning_vs_model"] = result["lightning_images_per_s"] / result["model_images_per_s"]
+    return result
+
+
+class RunTimes(Callback):
+    """Wall-clock moments of a whole run: its first training step and the end of its last."""
+
+    instances: ClassVar[list[RunTimes]] = []  # made by Hydra inside train.run: found here afterwards
+
+    def __init__(self) -> None:
+        self.first_step: float | None = None
+        self.last_step_end = 0.0
+        RunTimes.instances.append(self)
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
+        if self.first_step is None:
+            self.first_step = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        synchronize(pl_module.device)
+        self.last_step_end = time.perf_counter()
+
+
+def measure_whole_run(cfg: DictConfig) -> dict[str, float]:
+    """One epoch of `train.run` with this config: how long until the first step, and after the last."""
+    with open_dict(cfg):
+        cfg.trainer.max_epochs = 1
+        cfg.callbacks.run_times = {"_target_": f"{__name__}.RunTimes"}
+    train_run(cfg)
+    end = time.perf_counter()
+    times = RunTimes.instances[-1]
+    return {"to_first_step_s": times.first_step - START, "after_last_step_s": end - times.last_step_end}
+
+
+def cpu_name() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "cpu"
+
+
+def environment(device: torch.device) -> dict[str, Any]:
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
+    return {
+        "device": name,
+        "cpu_cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "timm": timm.__version__,
+        "lightning": L.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def print_table(report: dict[str, Any]) -> None:
+    settings = report["settings"]
+    print(
+        f"\n{settings['backbone']}, {settings['image_size']} px, batch {settings['batch_size']}, "
+        f"{settings['precision']}, channels_last={settings['channels_last']}, on {report['environment']['device']}"
+    )
+    columns = ("model", "data", "loop", "lightning")
+    print(f"{'phase':<8}" + "".join(f"{c + ' img/s':>16}" for c in columns) + f"{'lightning/loop':>16}{'TFLOP/s':>10}")
+    for phase, figures in report["phases"].items():
+        cells = "".join(f"{figures[f'{c}_images_per_s']:16.1f}" for c in columns)
+        print(f"{phase:<8}{cells}{figures['lightning_vs_loop']:16.2f}{figures['model_tflop_per_s']:10.3f}")
+    if "whole_run" in report:
+        run = report["whole_run"]
+        print(
+            f"whole run: {run['to_first_step_s']:.1f} s from the command to the first step, "
+            f"{run['after_last_step_s']:.1f} s after the last step (validation, test, report)"
+        )
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="throughput")
+def main(cfg: DictConfig) -> None:
+    device = torch.device("cuda" if torch.cuda.is_available() and cfg.trainer.accelerator != "cpu" else "cpu")
+    datamodule: ImageDataModule = instantiate(cfg.data, backbone=cfg.backbone.name)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    report: dict[str, Any] = {
+        "environment": environment(device),
+        "settings": {
+            "backbone": cfg.backbone.name,
+            "image_size": datamodule.image_size,
+            "batch_size": datamodule.batch_size,
+            "num_workers": datamodule.num_workers,
+            "precision": resolve_precision(cfg.trainer.precision),
+            "channels_last": cfg.channels_last,
+            "cache": datamodule.cache_note,
+            "steps": cfg.bench.steps,
+        },
+        "phases": {phase: measure_phase(cfg, datamodule, phase, device) for phase in cfg.bench.phases},
+    }
+    if cfg.bench.whole_run:
+        report["whole_run"] = measure_whole_run(cfg)
+    output = Path(cfg.bench.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=2))
+    print_table(report)
+    print(f"Wrote {output}")
+
+
+if __name__ == "__main__":
+    main()

@@ -9,7 +9,8 @@ Composed by Hydra like train.py (conf/throughput.yaml = conf/train.yaml + `bench
 data, batch size and precision. For the warm-up phase (backbone frozen) and the full phase it measures:
 
 - model: images/s of forward, backward and optimizer step on batches already on the device (the ceiling);
-- data: images/s of the real training loader, transfer to the device and device augmentation included;
+- loader: images/s of the real training loader alone (worker processes, collation, pinning);
+- data: the same with the transfer to the device and the device augmentation;
 - loop: images/s of a plain PyTorch loop over that loader and the model (what the data path allows);
 - lightning: images/s of a real `Trainer.fit` epoch over the same (Lightning's overhead against `loop`);
 - peak device memory and the model's FLOP/s at the `model` rate.
@@ -54,6 +55,7 @@ from inception_tl.train import build_model, resolve_precision
 from inception_tl.train import run as train_run
 
 register_schemas()
+IMPORTED = time.perf_counter()
 
 PHASES = {"warmup": {"strategy": "linear_probe"}, "full": {"strategy": "full"}}
 AUTOCAST = {"16-mixed": torch.float16, "bf16-mixed": torch.bfloat16}
@@ -107,15 +109,20 @@ class Stepper:
         return counter.get_total_flops()
 
 
-def device_batches(datamodule: ImageDataModule, device: torch.device) -> Iterator[tuple[torch.Tensor, ...]]:
-    """The training loader's batches, moved to `device` and normalised/augmented there, endlessly."""
+def loader_batches(datamodule: ImageDataModule) -> Iterator[dict[str, torch.Tensor]]:
+    """The training loader's batches as the workers hand them over (uint8 pixels, warps), endlessly."""
     epoch = 0
     while True:
         loader = datamodule.loader("train")
         loader.sampler.set_epoch(epoch)
-        for batch in loader:
-            yield datamodule.on_after_batch_transfer(move_data_to_device(batch, device), 0)
+        yield from loader
         epoch += 1
+
+
+def device_batches(datamodule: ImageDataModule, device: torch.device) -> Iterator[tuple[torch.Tensor, ...]]:
+    """The training loader's batches, moved to `device` and normalised/augmented there, endlessly."""
+    for batch in loader_batches(datamodule):
+        yield datamodule.on_after_batch_transfer(move_data_to_device(batch, device), 0)
 
 
 class BatchTimer(Callback):
@@ -145,40 +152,31 @@ def phase_model(cfg: DictConfig, datamodule: ImageDataModule, phase: str, device
     return model.train()
 
 
-def measure_phase(cfg: DictConfig, datamodule: ImageDataModule, phase: str, device: torch.device) -> dict[str, Any]:
-    warmup, steps = cfg.bench.warmup_steps, cfg.bench.steps
-    precision = resolve_precision(cfg.trainer.precision)
-    size, batch_size = datamodule.image_size, datamodule.batch_size
-    result: dict[str, Any] = {}
-
-    model = phase_model(cfg, datamodule, phase, device)
-    stepper = Stepper(model, precision)
+def measure_model(cfg: DictConfig, datamodule: ImageDataModule, stepper: Stepper) -> dict[str, Any]:
+    """Training steps on one batch already on the device: the ceiling; with peak memory and FLOP/s."""
+    device, batch_size, size = stepper.device, datamodule.batch_size, datamodule.image_size
     inputs = torch.randn(batch_size, 3, size, size, device=device)
     labels = torch.randint(0, len(datamodule.class_names), (batch_size,), device=device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    result["model_images_per_s"] = images_per_second(lambda: stepper(inputs, labels), device, warmup, steps)
-    result["peak_memory_gib"] = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
-    flops = stepper.flops(inputs, labels)
-    result["model_gflop_per_image"] = flops / batch_size / 1e9
-    result["model_tflop_per_s"] = flops / batch_size * result["model_images_per_s"] / 1e12
+    rate = images_per_second(lambda: stepper(inputs, labels), device, cfg.bench.warmup_steps, cfg.bench.steps)
+    flops = stepper.flops(inputs, labels) / batch_size
+    return {
+        "model_images_per_s": rate,
+        "peak_memory_gib": torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None,
+        "model_gflop_per_image": flops / 1e9,
+        "model_tflop_per_s": flops * rate / 1e12,
+    }
 
-    batches = device_batches(datamodule, device)
-    result["data_images_per_s"] = images_per_second(lambda: len(next(batches)[1]), device, warmup, steps)
 
-    def loop_step() -> int:
-        images, targets, _ = next(batches)
-        return stepper(images, targets)
-
-    result["loop_images_per_s"] = images_per_second(loop_step, device, warmup, steps)
-    batches.close()
-
-    model = phase_model(cfg, datamodule, phase, device)
+def measure_lightning(cfg: DictConfig, datamodule: ImageDataModule, model: ImageClassifier) -> float:
+    """images/s of the training batches of a real `Trainer.fit` epoch, after the untimed first ones."""
+    warmup, steps = cfg.bench.warmup_steps, cfg.bench.steps
     timer = BatchTimer(skip=warmup)
     trainer = L.Trainer(
-        accelerator=device.type,
+        accelerator=model.device.type,
         devices=1,
-        precision=precision,
+        precision=resolve_precision(cfg.trainer.precision),
         max_epochs=1,
         limit_train_batches=warmup + steps,
         limit_val_batches=0,
@@ -190,9 +188,39 @@ def measure_phase(cfg: DictConfig, datamodule: ImageDataModule, phase: str, devi
         callbacks=[FreezeScheduleCallback(), StepSeed(cfg.seed), timer],
     )
     trainer.fit(model, datamodule=datamodule)
-    result["lightning_images_per_s"] = timer.images / (timer.end - timer.start)
-    result["lightning_vs_loop"] = result["lightning_images_per_s"] / result["loop_images_per_s"]
-    result["lightning_vs_model"] = result["lightning_images_per_s"] / result["model_images_per_s"]
+    return timer.images / (timer.end - timer.start)
+
+
+def measure_phase(cfg: DictConfig, datamodule: ImageDataModule, phase: str, device: torch.device) -> dict[str, Any]:
+    """The figures of `bench.measure` for one phase (warmup: backbone frozen; full: everything trains)."""
+    warmup, steps, measure = cfg.bench.warmup_steps, cfg.bench.steps, set(cfg.bench.measure)
+    result: dict[str, Any] = {}
+    stepper = Stepper(phase_model(cfg, datamodule, phase, device), resolve_precision(cfg.trainer.precision))
+    if "model" in measure:
+        result |= measure_model(cfg, datamodule, stepper)
+    if "loader" in measure:
+        raw = loader_batches(datamodule)
+        cpu = torch.device("cpu")
+        result["loader_images_per_s"] = images_per_second(lambda: len(next(raw)["labels"]), cpu, warmup, steps)
+        raw.close()
+    batches = device_batches(datamodule, device)
+    if "data" in measure:
+        result["data_images_per_s"] = images_per_second(lambda: len(next(batches)[1]), device, warmup, steps)
+    if "loop" in measure:
+
+        def loop_step() -> int:
+            images, targets, _ = next(batches)
+            return stepper(images, targets)
+
+        result["loop_images_per_s"] = images_per_second(loop_step, device, warmup, steps)
+    batches.close()
+    if "lightning" in measure:
+        result["lightning_images_per_s"] = measure_lightning(
+            cfg, datamodule, phase_model(cfg, datamodule, phase, device)
+        )
+        for other in ("loop", "model"):
+            if f"{other}_images_per_s" in result:
+                result[f"lightning_vs_{other}"] = result["lightning_images_per_s"] / result[f"{other}_images_per_s"]
     return result
 
 
@@ -220,10 +248,17 @@ def measure_whole_run(cfg: DictConfig) -> dict[str, float]:
     with open_dict(cfg):
         cfg.trainer.max_epochs = 1
         cfg.callbacks.run_times = {"_target_": f"{__name__}.RunTimes"}
+    start = time.perf_counter()
     train_run(cfg)
     end = time.perf_counter()
     times = RunTimes.instances[-1]
-    return {"to_first_step_s": times.first_step - START, "after_last_step_s": end - times.last_step_end}
+    # As `python train.py` would: its imports (timed at this script's start), then the run itself.
+    to_first_step = (IMPORTED - START) + (times.first_step - start)
+    return {
+        "imports_s": IMPORTED - START,
+        "to_first_step_s": to_first_step,
+        "after_last_step_s": end - times.last_step_end,
+    }
 
 
 def cpu_name() -> str:
@@ -255,11 +290,16 @@ def print_table(report: dict[str, Any]) -> None:
         f"\n{settings['backbone']}, {settings['image_size']} px, batch {settings['batch_size']}, "
         f"{settings['precision']}, channels_last={settings['channels_last']}, on {report['environment']['device']}"
     )
-    columns = ("model", "data", "loop", "lightning")
+    columns = ("model", "loader", "data", "loop", "lightning")
     print(f"{'phase':<8}" + "".join(f"{c + ' img/s':>16}" for c in columns) + f"{'lightning/loop':>16}{'TFLOP/s':>10}")
     for phase, figures in report["phases"].items():
-        cells = "".join(f"{figures[f'{c}_images_per_s']:16.1f}" for c in columns)
-        print(f"{phase:<8}{cells}{figures['lightning_vs_loop']:16.2f}{figures['model_tflop_per_s']:10.3f}")
+        cells = [figures.get(f"{c}_images_per_s") for c in columns]
+        cells += [figures.get("lightning_vs_loop"), figures.get("model_tflop_per_s")]
+        widths = [16] * (len(columns) + 1) + [10]
+        print(
+            f"{phase:<8}"
+            + "".join(f"{'-' if v is None else f'{v:.2f}':>{w}}" for v, w in zip(cells, widths, strict=True))
+        )
     if "whole_run" in report:
         run = report["whole_run"]
         print(

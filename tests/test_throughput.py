@@ -24,7 +24,7 @@ def test_the_throughput_benchmark_measures_every_path_and_writes_its_json(tmp_pa
     assert {"device", "torch", "timm", "lightning"} <= set(report["environment"])
     for phase in ("warmup", "full"):
         figures = report["phases"][phase]
-        for path in ("model", "data", "loop", "lightning"):
+        for path in ("model", "loader", "data", "loop", "lightning"):
             assert figures[f"{path}_images_per_s"] > 0, (phase, path)
         assert figures["model_gflop_per_image"] > 0
         assert figures["lightning_vs_loop"] == pytest.approx(

@@ -17,9 +17,6 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_info
 
-# Steps timed after the first to estimate a compiled step's own duration.
-STEPS_AFTER_FIRST = 5
-
 
 def compile_model(model: Any, **options: Any) -> None:
     """Compile each backbone stage and the head of an `ImageClassifier` in place (`torch.compile` options)."""
@@ -29,9 +26,11 @@ def compile_model(model: Any, **options: Any) -> None:
 
 
 class CompileTimeReport(Callback):
-    """Prints how long the first training step took (tracing and compiling happen there) against the next ones."""
+    """Prints how long the first training step took (tracing and compiling happen there) against the median
+    of the `steps_after` next ones."""
 
-    def __init__(self) -> None:
+    def __init__(self, steps_after: int = 5) -> None:
+        self.steps_after = steps_after
         self._start = 0.0
         self._durations: list[float] = []
 
@@ -44,14 +43,14 @@ class CompileTimeReport(Callback):
     def on_train_batch_start(
         self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
     ) -> None:
-        if len(self._durations) <= STEPS_AFTER_FIRST:
+        if len(self._durations) <= self.steps_after:
             self._start = self._now(pl_module)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
-        if len(self._durations) > STEPS_AFTER_FIRST:
+        if len(self._durations) > self.steps_after:
             return
         self._durations.append(self._now(pl_module) - self._start)
-        if len(self._durations) == STEPS_AFTER_FIRST + 1:
+        if len(self._durations) == self.steps_after + 1:
             first, later = self._durations[0], statistics.median(self._durations[1:])
             rank_zero_info(
                 f"torch.compile: the first training step took {first:.1f} s, the next ones {later * 1000:.0f} ms "

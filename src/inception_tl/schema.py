@@ -14,6 +14,8 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from inception_tl.data.augment import Augment
+
 
 @dataclass
 class HeadSchema:
@@ -29,19 +31,6 @@ class BackboneSchema:
     weights: str | None = None
     drop_rate: float = 0.0
     head: HeadSchema = field(default_factory=HeadSchema)
-
-
-@dataclass
-class AugmentSchema:
-    # false: train on the evaluation crop (no augmentation; with finetune=linear_probe the backbone's
-    # features are then computed once and the head trains on them).
-    enabled: bool = True
-    crop_scale: list[float] = field(default_factory=lambda: [0.5, 1.0])
-    hflip: float = 0.5
-    rotation: float = 15.0
-    shift: float = 0.1
-    shear: float = 5.0
-    zoom: float = 0.1
 
 
 @dataclass
@@ -63,7 +52,7 @@ class DataSchema:
     cache: str = "auto"
     cache_dir: str = "${paths.data_dir}/decoded"
     cache_max_gb: float = 64.0
-    augment: AugmentSchema = field(default_factory=AugmentSchema)
+    augment: Augment = field(default_factory=Augment)
 
 
 @dataclass

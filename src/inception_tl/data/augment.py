@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,13 +24,19 @@ import torch
 CROP_RATIO = (3 / 4, 4 / 3)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Augment:
-    """The `data.augment` options. `enabled=False` trains on the evaluation crop (no randomness at all)."""
+    """The `data.augment` options, and their typed schema in the config (`schema.DataSchema`).
+
+    `enabled=False` trains on the evaluation crop (no randomness at all; with `finetune=linear_probe`
+    the backbone's features are then computed once, see `finetune.feature_cache`).
+    """
 
     enabled: bool = True
-    crop_scale: tuple[float, float] = (0.5, 1.0)
+    # Random resized crop: the fraction of the image's area kept (aspect ratio 3/4 to 4/3).
+    crop_scale: list[float] = field(default_factory=lambda: [0.5, 1.0])
     hflip: float = 0.5
+    # The Keras ImageDataGenerator's affine: degrees, fraction of the size, degrees, +- fraction of the scale.
     rotation: float = 15.0
     shift: float = 0.1
     shear: float = 5.0
@@ -40,7 +46,7 @@ class Augment:
     def from_mapping(cls, values: Mapping[str, Any] | None) -> Augment:
         values = dict(values or {})
         if "crop_scale" in values:
-            values["crop_scale"] = tuple(float(v) for v in values["crop_scale"])
+            values["crop_scale"] = [float(v) for v in values["crop_scale"]]
         return cls(**values)
 
 

@@ -1,0 +1,25 @@
+"""compile=true: every stage and the head compiled in place (checkpoints unchanged), and the compile time reported."""
+
+import logging
+
+from inception_tl.compilation import CompileTimeReport, compile_model
+from tests.conftest import make_datamodule, write_image_tree
+from tests.finetune.helpers import classifier, fit
+
+
+def test_every_stage_and_the_head_are_compiled_in_place_and_the_state_dict_keys_stay():
+    model = classifier({"strategy": "full"})
+    keys = list(model.state_dict())
+    compile_model(model, backend="eager")  # compiled lazily, at the first call (tracing it costs 10 s here)
+    assert all(stage.module._compiled_call_impl is not None for stage in model.stages)
+    assert model.head._compiled_call_impl is not None
+    assert list(model.state_dict()) == keys  # checkpoints stay loadable by an uncompiled model
+
+
+def test_the_first_steps_duration_is_reported_against_the_next_ones(tmp_path, caplog):
+    root = write_image_tree(tmp_path / "images", {"train": {"a": 8, "b": 8}})  # 3 training batches of 4
+    with caplog.at_level(logging.INFO):
+        fit(classifier({"strategy": "full"}), make_datamodule(root, val_split=0.25), 1, [CompileTimeReport(2)])
+    (message,) = [record.message for record in caplog.records if "torch.compile" in record.message]
+    assert "the first training step took" in message
+    assert "the next ones" in message

@@ -1,1 +1,1 @@
-"""Evaluation: metrics now; reports and plots build on them."""
+"""Evaluation: metrics, every image's predictions from the evaluation pass, the report and its figures."""

@@ -1,18 +1,16 @@
 """Class probabilities for every image of a split, kept with their paths, and saved as a CSV.
 
-The report, `eval.py` and `predict.py` all start from these; the CSV lets anyone recompute a metric.
+`PredictionCollector` keeps them from the evaluation pass that computes the metrics; the report is written
+from them, and the CSV lets anyone recompute a metric.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
-from torch.utils.data import DataLoader, Dataset
 
 
 @dataclass(frozen=True)
@@ -47,32 +45,3 @@ class Predictions:
                         *(f"{p:.6f}" for p in self.probabilities[index]),
                     ]
                 )
-
-
-@torch.inference_mode()
-def predict_dataset(
-    model: torch.nn.Module,
-    dataset: Dataset,
-    paths: Sequence[str],
-    class_names: Sequence[str],
-    batch_size: int = 32,
-    num_workers: int = 0,
-) -> Predictions:
-    """Run `model` (in eval mode, on its own device) over a dataset of (image, label) pairs, in order."""
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    probabilities, labels = [], []
-    try:
-        for images, batch_labels in DataLoader(dataset, batch_size=batch_size, num_workers=num_workers):
-            logits = model(images.to(device))
-            probabilities.append(logits.float().softmax(dim=1).cpu())
-            labels.append(torch.as_tensor(batch_labels))
-    finally:
-        model.train(was_training)
-    return Predictions(
-        probabilities=torch.cat(probabilities).numpy(),
-        labels=torch.cat(labels).numpy(),
-        paths=list(paths),
-        class_names=list(class_names),
-    )

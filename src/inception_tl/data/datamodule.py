@@ -154,13 +154,13 @@ class ImageDataModule(L.LightningDataModule):
         self._positions = {path: position for position, path in enumerate(paths)}
         spec = StorageSpec(resize_size(self.preprocessing), self.preprocessing["interpolation"])
         size = estimated_bytes([self.scan.image_sizes[path] for path in paths], spec)
-        directory = self.cache_dir / cache_key(paths, spec)
         refusal = cache_refusal(self.cache, size, self.cache_dir, self.cache_max_gb)
         if refusal is not None:
             if self.cache == "always":
                 raise ConfigError(f"data.cache=always: cannot cache the decoded images: {refusal}.")
             self.cache_note = f"Decoding images at every epoch (no decoded-image cache: {refusal})."
             return FileImages(paths, spec)
+        directory = self.cache_dir / cache_key(paths, spec)  # stats every file: only when caching
         built = build_cache(paths, spec, directory, workers=max(self.num_workers, 1))
         state = "built" if built else "reused"
         self.cache_note = (

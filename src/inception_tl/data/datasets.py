@@ -23,11 +23,9 @@ class ImageStore(Protocol):
     def read(self, position: int) -> np.ndarray: ...
 
 
-def seed_of(key: int | tuple[int, int]) -> tuple[int, int]:
-    """(index, seed) from what a sampler yields; a plain index gets a seed from torch's generator."""
-    if isinstance(key, tuple):
-        return key
-    return key, int(torch.randint(2**62, ()).item())
+def index_and_seed(key: int | tuple[int, int]) -> tuple[int, int | None]:
+    """(index, seed) from what `ResumableShuffleSampler` yields, (index, None) from a plain index."""
+    return key if isinstance(key, tuple) else (key, None)
 
 
 class SplitImages(Dataset):
@@ -54,12 +52,14 @@ class SplitImages(Dataset):
         return len(self.positions)
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
-        index, seed = seed_of(key)
+        index, seed = index_and_seed(key)
         pixels = self.store.read(self.positions[index])
         item: dict[str, Any] = {"label": self.labels[index], "index": index}
         if self.augment is None:
             item["image"] = self.crop(Image.fromarray(pixels))
             return item
+        if seed is None:  # indexed without a sampler's seed: draw one from torch's generator
+            seed = int(torch.randint(2**62, ()).item())
         parameters = draw_parameters(np.random.default_rng(seed), *pixels.shape[:2], self.size, self.augment)
         item["image"] = torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))
         item["warp"] = output_to_source(parameters, self.size)
@@ -77,12 +77,12 @@ class FeatureSplit(Dataset):
         return len(self.features)
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
-        index = key[0] if isinstance(key, tuple) else key
+        index, _ = index_and_seed(key)
         return {"features": self.features[index], "label": int(self.labels[index]), "index": index}
 
     def __getitems__(self, keys: Sequence[int | tuple[int, int]]) -> dict[str, torch.Tensor]:
         # The DataLoader fetches a whole batch in one call: one indexing op, no per-item Python.
-        indices = torch.tensor([key[0] if isinstance(key, tuple) else key for key in keys], dtype=torch.long)
+        indices = torch.tensor([index_and_seed(key)[0] for key in keys], dtype=torch.long)
         return {"features": self.features[indices], "labels": self.labels[indices], "indices": indices}
 
 

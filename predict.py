@@ -5,6 +5,9 @@ from omegaconf import DictConfig
 
 from inception_tl.cli import run_or_exit
 from inception_tl.predict import predict
+from inception_tl.run_name import register_run_name
+
+register_run_name()  # ${run_name:}, the run folder's name
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="predict")

@@ -6,17 +6,31 @@ import sys
 from collections.abc import Callable
 from typing import TypeVar
 
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig
 
-from inception_tl.errors import InceptionTLError
+from inception_tl.errors import ConfigError, InceptionTLError
 
 T = TypeVar("T")
+
+
+def check_search_mode() -> None:
+    """A search config without `-m` would train once, silently not searching: say what to add."""
+    hydra = HydraConfig.get()
+    search = hydra.runtime.choices.get("hparams_search")
+    if search not in (None, "None") and hydra.mode != RunMode.MULTIRUN:
+        raise ConfigError(
+            f"hparams_search={search} runs a search: add -m (python train.py -m hparams_search={search})."
+        )
 
 
 def run_or_exit(entry: Callable[[DictConfig], T], cfg: DictConfig) -> T:
     """`entry(cfg)`; an InceptionTLError is printed and exits 1, SIGTERM exits 143 (its checkpoint saved)."""
     try:
+        if HydraConfig.initialized():
+            check_search_mode()
         return entry(cfg)
     except InceptionTLError as error:
         print(f"\nError: {error}", file=sys.stderr)

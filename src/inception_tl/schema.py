@@ -15,6 +15,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from inception_tl.data.augment import Augment
+from inception_tl.run_name import register_run_name
 
 
 @dataclass
@@ -47,6 +48,11 @@ class DataSchema:
     verify: str = "header"
     on_bad_image: str = "error"
     balance: str = "none"
+    # Images in more than one split (identical files, or resized/recompressed copies by perceptual hash):
+    # warn (list them in duplicates.csv), error (stop, naming each pair), drop (remove the evaluation copy,
+    # listed in dropped_duplicates.csv), or off (no fingerprinting). near_duplicate_bits: pHash distance.
+    on_duplicate: str = "warn"
+    near_duplicate_bits: int = 8
     # Decode every image once into a memory-mapped file under cache_dir: auto (when it fits cache_max_gb
     # and the disk), always, or none (decode every image at every epoch).
     cache: str = "auto"
@@ -75,7 +81,9 @@ class FinetuneSchema:
 
 
 def register_schemas() -> None:
-    """Put the schemas where the group YAMLs look for them (`/schema/<group>`); safe to call again."""
+    """Put the schemas where the group YAMLs look for them (`/schema/<group>`), and register the
+    `${run_name:}` resolver the run folders are named with; safe to call again."""
+    register_run_name()
     store = ConfigStore.instance()
     store.store(group="schema", name="backbone", node=BackboneSchema)
     store.store(group="schema", name="data", node=DataSchema)

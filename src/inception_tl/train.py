@@ -19,6 +19,7 @@ from rich.table import Table
 from inception_tl.checkpoint_io import AtomicCheckpointIO
 from inception_tl.compilation import CompileTimeReport, compile_model
 from inception_tl.data import ImageDataModule
+from inception_tl.data.duplicates import duplicate_notes
 from inception_tl.data.summary import class_counts, summary_notes, write_summary
 from inception_tl.evaluation.collector import PredictionCollector
 from inception_tl.evaluation.history import EpochHistory
@@ -162,11 +163,23 @@ def report_data(output_dir: Path, datamodule: ImageDataModule) -> None:
         table.add_row(name, *(str(counts[split][name]) for split in counts))
     console.print(table)
     notes = summary_notes(datamodule.scan, counts, datamodule.balance)
+    if datamodule.duplicates is not None:
+        notes += duplicate_notes(datamodule.duplicates, datamodule.on_duplicate)
     if datamodule.cache_note:
         notes.append(datamodule.cache_note)
     for note in notes:
         console.print(f"[yellow]{note}[/yellow]")
-    write_summary(output_dir, datamodule.scan, counts, notes)
+    write_summary(output_dir, datamodule.scan, counts, notes, datamodule.duplicates)
+
+
+def search_pruning(cfg: DictConfig) -> Callback | None:
+    """The pruning link to an Optuna trial, in a job of `train.py -m hparams_search=...` (None otherwise)."""
+    search = cfg.get("search")
+    if not search:
+        return None
+    from inception_tl.search.pruning import OptunaPruning  # Optuna loads only for searches
+
+    return OptunaPruning(search.storage, search.study_name, search.trial_id, cfg.optimized_metric, plain(search.pruner))
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
@@ -192,6 +205,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     model = build_model(cfg, datamodule)
     collector = PredictionCollector()
     own_callbacks: list[Callback] = [collector]
+    pruning = search_pruning(cfg)
+    if pruning is not None:
+        own_callbacks.append(pruning)
     if cfg.compile:
         compile_model(model)
         own_callbacks.append(CompileTimeReport())
@@ -210,6 +226,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
     try:
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+        if pruning is not None:
+            pruning.raise_if_pruned()  # a pruned trial is not worth evaluating
         # Before evaluate_best: loading the best checkpoint restores the callbacks' state of that epoch.
         history = next((list(cb.rows) for cb in trainer.callbacks if isinstance(cb, EpochHistory)), [])
         metrics, predictions = evaluate_best(trainer, model, datamodule, collector)

@@ -3,6 +3,8 @@ every test image is scored once, and the outputs are written once."""
 
 import csv
 import json
+import os
+import socket
 import subprocess
 import sys
 
@@ -91,3 +93,42 @@ def test_plain_ddp_with_a_frozen_phase_is_refused_with_the_fix(tmp_path):
     assert result.returncode == 1
     assert "trainer=ddp" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_two_torchrun_nodes_train_one_model_into_one_run_directory(tmp_path):
+    """Two torchrun launchers on this machine as two nodes (one CPU process each, gloo), as on a cluster:
+    no hydra.run.dir is given, so each node names the run folder itself, from the job's rendezvous id."""
+    weights = tmp_path / "weights"
+    rendezvous = ["--nnodes=2", "--nproc_per_node=1", "--rdzv_backend=c10d"]
+    rendezvous += [f"--rdzv_endpoint=127.0.0.1:{free_port()}", "--rdzv_id=two-nodes"]
+    overrides = [*SMALL_RUN, f"paths.data_dir={tmp_path / 'data'}", "trainer=ddp", "trainer.devices=1"]
+    overrides += ["trainer.num_nodes=2", "trainer.max_epochs=1", "callbacks.progress_bar=null"]
+    overrides += ["+callbacks.rank_weights._target_=tests.finetune.rank_weights.SaveRankWeights"]
+    overrides += [f"+callbacks.rank_weights.directory={weights}"]
+    command = [sys.executable, "-m", "torch.distributed.run", *rendezvous, str(REPO / "train.py"), *overrides]
+    # PYTHONPATH: the test's callback is imported outside the repository. One thread per process: the two
+    # "nodes" share 2 cores (torchrun sets this itself only when it starts several processes on a node).
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    nodes = [
+        subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for _ in range(2)
+    ]
+    outputs = [node.communicate(timeout=600)[0] for node in nodes]
+    assert [node.returncode for node in nodes] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
+
+    assert [path.name for path in (tmp_path / "outputs" / "quickstart").iterdir()] == ["torchrun-two-nodes"]
+    run_dir = tmp_path / "outputs" / "quickstart" / "torchrun-two-nodes"
+    assert (run_dir / "checkpoints" / "best.ckpt").is_file()
+    assert [path.name for path in (run_dir / "csv").iterdir()] == ["version_0"]  # one logger run
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert sum(map(sum, metrics["test/confusion_matrix"])) == 9
+    rank0, rank1 = (torch.load(weights / f"rank{rank}-epoch0.pt", weights_only=True) for rank in (0, 1))
+    assert not set(rank0["indices"]) & set(rank1["indices"])
+    for name, tensor in rank0["state"].items():
+        assert torch.equal(tensor, rank1["state"][name]), f"{name} differs between the nodes"

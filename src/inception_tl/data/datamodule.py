@@ -31,6 +31,13 @@ from inception_tl.data.cache import (
     estimated_bytes,
 )
 from inception_tl.data.datasets import FeatureSplit, ImageStore, SplitImages, collate_features
+from inception_tl.data.duplicates import (
+    DuplicateReport,
+    check_duplicate_options,
+    evaluation_copies,
+    find_duplicates,
+    raise_for_duplicates,
+)
 from inception_tl.data.sampling import ResumableShuffleSampler
 from inception_tl.data.scan import FolderScan, Sample, check_scan_options, raise_for_problems, scan_folder
 from inception_tl.data.splits import stratified_split
@@ -79,6 +86,8 @@ class ImageDataModule(L.LightningDataModule):
         verify: str = "header",
         on_bad_image: str = "error",
         balance: str = "none",
+        on_duplicate: str = "warn",
+        near_duplicate_bits: int = 8,
         cache: str = "auto",
         cache_dir: str = "~/.cache/inception_tl/decoded",
         cache_max_gb: float = 64.0,
@@ -86,6 +95,7 @@ class ImageDataModule(L.LightningDataModule):
         super().__init__()
         check_loader_options(batch_size, num_workers, val_split, balance)
         check_scan_options(verify, on_bad_image)
+        check_duplicate_options(on_duplicate, near_duplicate_bits)
         check_cache_options(cache, cache_max_gb)
         self.source = source
         self.root = Path(root).expanduser()
@@ -98,6 +108,8 @@ class ImageDataModule(L.LightningDataModule):
         self.verify = verify
         self.on_bad_image = on_bad_image
         self.balance = balance
+        self.on_duplicate, self.near_duplicate_bits = on_duplicate, near_duplicate_bits
+        self.duplicates: DuplicateReport | None = None  # set by setup(), unless on_duplicate=off
         self.cache, self.cache_dir, self.cache_max_gb = cache, Path(cache_dir).expanduser(), cache_max_gb
         self.samples: dict[str, list[Sample]] = {}
         self.cache_note = ""  # what was decided about the decoded-image cache, for the run's summary
@@ -115,7 +127,8 @@ class ImageDataModule(L.LightningDataModule):
     def scan(self) -> FolderScan:
         """The checked folder, scanned once: a DataError lists every problem before any training starts."""
         if self._scan is None:
-            scan = scan_folder(self.root, self.verify, workers=max(self.num_workers, 1))
+            fingerprints = self.on_duplicate != "off"
+            scan = scan_folder(self.root, self.verify, workers=max(self.num_workers, 1), fingerprints=fingerprints)
             raise_for_problems(scan, self.on_bad_image)
             self._scan = scan
         return self._scan
@@ -144,9 +157,26 @@ class ImageDataModule(L.LightningDataModule):
         self.samples = {"train": train, "val": val}
         if self.has_test:
             self.samples["test"] = self.scan.samples["test"]
+        if self.on_duplicate != "off":
+            self._check_duplicates()
         self._store = self._image_store()
         config = self.preprocessing  # final from here on (eval.py sets the checkpoint's before setup)
         self.batch_transform = BatchTransform(config["mean"], config["std"], self.image_size, config["interpolation"])
+
+    def _check_duplicates(self) -> None:
+        """Find copies across and within the final splits; stop, drop the evaluation copies or just report."""
+        split_paths = {split: [path for path, _ in samples] for split, samples in self.samples.items()}
+        report = find_duplicates(split_paths, self.scan.fingerprints, self.near_duplicate_bits)
+        if report.across and self.on_duplicate == "error":
+            raise_for_duplicates(report)
+        if self.on_duplicate == "drop":
+            copies = evaluation_copies(report)
+            for split in ("val", "test"):
+                if split in self.samples:
+                    kept = [sample for sample in self.samples[split] if sample[0] not in copies]
+                    report.dropped += [path for path, _ in self.samples[split] if path in copies]
+                    self.samples[split] = kept
+        self.duplicates = report
 
     def _image_store(self) -> ImageStore:
         """The decoded-image cache when `cache` allows it (built now if needed), else decoding from files."""

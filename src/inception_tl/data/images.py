@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import BinaryIO
+
 import numpy as np
 from PIL import Image, ImageOps
 from torchvision.transforms import functional as TF
@@ -27,8 +29,8 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def load_rgb(path: str) -> Image.Image:
-    """Open `path` as an upright 8-bit RGB image; a file PIL cannot decode is a DataError naming it.
+def load_rgb(path: str | BinaryIO) -> Image.Image:
+    """Open `path` (or a file's bytes) as an upright 8-bit RGB image; one PIL cannot decode is a DataError.
 
     PIL's decompression-bomb guard stays on: an image of absurd pixel count is refused, not decoded.
     """

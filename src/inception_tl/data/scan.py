@@ -9,8 +9,8 @@ for it, dropped and listed.
 
 from __future__ import annotations
 
+import io
 import os
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +20,7 @@ from PIL import Image
 from torchvision.datasets.folder import IMG_EXTENSIONS
 from tqdm.auto import tqdm
 
+from inception_tl.data.fingerprint import Fingerprint, fingerprint
 from inception_tl.data.images import load_rgb
 from inception_tl.errors import ConfigError, DataError
 
@@ -49,6 +50,8 @@ class FolderScan:
     not_images: list[str] = field(default_factory=list)
     # (width, height) from each readable image's header: what the decoded-image cache will need.
     image_sizes: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # Content and perceptual hashes of each readable image, for the duplicate check (when it is on).
+    fingerprints: dict[str, Fingerprint] = field(default_factory=dict)
 
 
 def check_scan_options(verify: str, on_bad_image: str) -> None:
@@ -64,25 +67,31 @@ def check_scan_options(verify: str, on_bad_image: str) -> None:
         )
 
 
-def check_header(path: str) -> tuple[int, int]:
-    """(width, height); raise if PIL cannot identify `path` or its structure is broken (PNG CRCs, truncation)."""
-    with Image.open(path) as image:
+@dataclass(frozen=True)
+class ImageFacts:
+    """What the scan learns from a readable image: its header size, and its fingerprints when asked for."""
+
+    size: tuple[int, int]
+    fingerprint: Fingerprint | None = None
+
+
+def read_image(path: str, full: bool = False, fingerprints: bool = False) -> ImageFacts:
+    """Read `path` once and check it: PIL verifies the structure (PNG CRCs, truncation); `full` also decodes
+    it completely into RGB, as training will; `fingerprints` hashes its bytes and a small decoded copy."""
+    data = Path(path).read_bytes()
+    with Image.open(io.BytesIO(data)) as image:
         size = image.size
         image.verify()
-    return size
+    if full:
+        load_rgb(io.BytesIO(data))
+    return ImageFacts(size, fingerprint(data) if fingerprints else None)
 
 
-def check_decode(path: str) -> tuple[int, int]:
-    """(width, height); raise if `path` does not decode completely into RGB, as training will decode it."""
-    check_header(path)
-    return load_rgb(path).size
-
-
-def image_problem(path: str, check: Callable[[str], tuple[int, int]]) -> BadImage | tuple[int, int]:
-    """Why `path` cannot be used, or its (width, height). Any exception counts: PIL's parsers can raise many
-    kinds (struct.error, IndexError, ...) on malformed files, and each means the same: this image is unusable."""
+def image_problem(path: str, full: bool, fingerprints: bool) -> BadImage | ImageFacts:
+    """Why `path` cannot be used, or what it is. Any exception counts: PIL's parsers can raise many kinds
+    (struct.error, IndexError, ...) on malformed files, and each means the same: this image is unusable."""
     try:
-        return check(path)
+        return read_image(path, full, fingerprints)
     except Exception as error:
         cause = error.__cause__ if isinstance(error, DataError) and error.__cause__ else error
         return BadImage(path, str(cause) or type(cause).__name__)
@@ -132,8 +141,9 @@ def layout_problems(root: Path, split_classes: dict[str, list[str]]) -> list[str
     return problems
 
 
-def scan_folder(root: Path, verify: str = "header", workers: int = 4) -> FolderScan:
-    """Scan `root/{train,val,test}/<class>/...`: every split, class and file, each image checked by `verify`.
+def scan_folder(root: Path, verify: str = "header", workers: int = 4, fingerprints: bool = False) -> FolderScan:
+    """Scan `root/{train,val,test}/<class>/...`: every split, class and file, each image checked by `verify`
+    (and fingerprinted for the duplicate check when `fingerprints`).
 
     Everything is walked even when the layout is wrong, so one run reports every problem there is.
     """
@@ -154,19 +164,20 @@ def scan_folder(root: Path, verify: str = "header", workers: int = 4) -> FolderS
                 else:
                     scan.not_images.append(str(path))
 
-    check = check_decode if verify == "full" else check_header
+    full = verify == "full"
     every_path = [path for paths in candidates.values() for path in paths]
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        results = pool.map(lambda path: image_problem(path, check), every_path)
+        results = pool.map(lambda path: image_problem(path, full, fingerprints), every_path)
         # One bar, from the first process only (every DDP process scans), and none when output is not a terminal.
         quiet = True if rank_zero_only.rank != 0 else None
         bar = tqdm(results, total=len(every_path), desc=f"Checking images ({verify})", unit="img", disable=quiet)
         found = list(bar)
     bad = {result.path: result for result in found if isinstance(result, BadImage)}
     scan.bad_images = [bad[path] for path in every_path if path in bad]
-    scan.image_sizes = {
-        path: result for path, result in zip(every_path, found, strict=True) if not isinstance(result, BadImage)
-    }
+    facts = {path: result for path, result in zip(every_path, found, strict=True) if isinstance(result, ImageFacts)}
+    scan.image_sizes = {path: fact.size for path, fact in facts.items()}
+    if fingerprints:
+        scan.fingerprints = {path: fact.fingerprint for path, fact in facts.items() if fact.fingerprint is not None}
 
     for (split, name), paths in candidates.items():
         good = [path for path in paths if path not in bad]

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from inception_tl.data.duplicates import DuplicateReport, write_duplicate_lists
 from inception_tl.data.scan import FolderScan, Sample, examples
 
 # Above this ratio of largest to smallest training class, plain cross-entropy mostly learns the prior.
@@ -56,9 +57,14 @@ def summary_notes(scan: FolderScan, counts: Mapping[str, Mapping[str, int]], bal
 
 
 def write_summary(
-    output_dir: Path, scan: FolderScan, counts: Mapping[str, Mapping[str, int]], notes: Sequence[str]
+    output_dir: Path,
+    scan: FolderScan,
+    counts: Mapping[str, Mapping[str, int]],
+    notes: Sequence[str],
+    duplicates: DuplicateReport | None = None,
 ) -> None:
-    """data_summary.json (counts, ignored and skipped files) and skipped_images.csv when any were skipped."""
+    """data_summary.json (counts, ignored and skipped files, duplicates) and the CSV lists: skipped images,
+    duplicate pairs across splits and dropped evaluation copies, each when there are any."""
     output_dir.mkdir(parents=True, exist_ok=True)
     summary = {
         "root": str(scan.root),
@@ -66,9 +72,12 @@ def write_summary(
         "counts": counts,
         "not_images": scan.not_images,
         "skipped_images": [bad.path for bad in scan.bad_images],
+        "duplicates": duplicates.as_dict() if duplicates is not None else None,
         "notes": list(notes),
     }
     (output_dir / "data_summary.json").write_text(json.dumps(summary, indent=2))
+    if duplicates is not None:
+        write_duplicate_lists(output_dir, duplicates)
     if scan.bad_images:
         with open(output_dir / "skipped_images.csv", "w", newline="") as handle:
             writer = csv.writer(handle)

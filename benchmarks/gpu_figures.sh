@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The GPU figures in the READMEs, in one go (generated images: no internet or weights needed):
+#   bash benchmarks/gpu_figures.sh OUTPUT_DIR [OVERRIDES...]
+# 1. the data path against the model alone: inception_v4 on horse-or-human-like 300 px PNGs, batch 128;
+# 2. the horse_human_inception_v3 recipe as written (batch 32, its augmentation);
+# 3. the cifar10_inception_resnet_v2 recipe as written (32 px images resized to 299, batch 300).
+# OVERRIDES go to every command (a small CPU check: bench.steps=1 data.image_size=75 ...); STEPS="2 3" runs
+# some of them. The recipes run in bf16: with random weights (no internet there) a frozen backbone's
+# BatchNorm, in inference mode with its initial statistics, overflows fp16 at the first batch.
+set -euo pipefail
+steps=${STEPS:-1 2 3}
+out=${1:?output folder}; shift
+mkdir -p "$out"
+python -c "import torch, timm, lightning; print('versions: torch', torch.__version__, 'cuda', torch.version.cuda, \
+'timm', timm.__version__, 'lightning', lightning.__version__, 'device', \
+torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'cpu')"
+common=(backbone.pretrained=false data=shapes "paths.data_dir=$out/data" data.num_workers=15 ~logger)
+[[ " $steps " == *" 1 "* ]] && python benchmarks/throughput.py backbone=inception_v4 "${common[@]}" data.source.image_size=300 \
+    data.source.train_per_class=512 data.batch_size=128 "bench.output=$out/data_path_v4.json" \
+    "hydra.run.dir=$out/run-data-path" "$@"
+[[ " $steps " == *" 2 "* ]] && python benchmarks/throughput.py experiment=horse_human_inception_v3 \
+    "${common[@]}" trainer.precision=bf16-mixed data.source.image_size=300 \
+    data.source.train_per_class=512 bench.measure=[model,data,lightning] bench.whole_run=false \
+    "bench.output=$out/recipe_v3.json" "hydra.run.dir=$out/run-recipe-v3" "$@"
+[[ " $steps " == *" 3 "* ]] && python benchmarks/throughput.py experiment=cifar10_inception_resnet_v2 \
+    "${common[@]}" trainer.precision=bf16-mixed data.source.image_size=32 \
+    data.source.train_per_class=1000 bench.steps=10 bench.measure=[model,data,lightning] bench.whole_run=false \
+    "bench.output=$out/recipe_irv2.json" "hydra.run.dir=$out/run-recipe-irv2" "$@"
+exit 0

@@ -3,9 +3,9 @@
 import hydra
 from omegaconf import DictConfig
 
-from inception_tl.cli import run_or_exit
-from inception_tl.evaluate import evaluate
-from inception_tl.schema import register_schemas
+from inception_tl.config.schema import register_schemas
+from inception_tl.tasks.cli import run_or_exit
+from inception_tl.tasks.evaluate import evaluate
 
 register_schemas()  # the typed schemas the config groups extend
 

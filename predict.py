@@ -3,9 +3,9 @@
 import hydra
 from omegaconf import DictConfig
 
-from inception_tl.cli import run_or_exit
-from inception_tl.predict import predict
-from inception_tl.run_name import register_run_name
+from inception_tl.config.run_name import register_run_name
+from inception_tl.tasks.cli import run_or_exit
+from inception_tl.tasks.predict import predict
 
 register_run_name()  # ${run_name:}, the run folder's name
 

@@ -45,14 +45,15 @@ from lightning.pytorch.callbacks import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict
 from torch.utils.flop_counter import FlopCounterMode
 
+from inception_tl.config.instantiate import instantiate
+from inception_tl.config.schema import register_schemas
 from inception_tl.data import ImageDataModule
-from inception_tl.finetune import FreezeScheduleCallback
-from inception_tl.instantiate import instantiate
 from inception_tl.models import ImageClassifier
-from inception_tl.schema import register_schemas
-from inception_tl.seeding import StepSeed
-from inception_tl.train import build_model, resolve_precision
-from inception_tl.train import run as train_run
+from inception_tl.tasks.train import build_model
+from inception_tl.tasks.train import run as train_run
+from inception_tl.training.callbacks import FreezeScheduleCallback
+from inception_tl.training.callbacks.step_seed import StepSeed
+from inception_tl.training.trainer import resolve_precision
 
 register_schemas()
 IMPORTED = time.perf_counter()

@@ -15,9 +15,9 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 from PIL import Image
 
+from inception_tl.config.schema import register_schemas
 from inception_tl.data import ImageDataModule
 from inception_tl.data.sources import ImageFolder
-from inception_tl.schema import register_schemas
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO / "conf"

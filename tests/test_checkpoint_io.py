@@ -8,8 +8,8 @@ import textwrap
 import pytest
 import torch
 
-from inception_tl.checkpoint_io import AtomicCheckpointIO
-from inception_tl.train import build_trainer
+from inception_tl.training.checkpoint_io import AtomicCheckpointIO
+from inception_tl.training.trainer import build_trainer
 from tests.conftest import REPO, compose_config
 
 # Saves epoch 1, then dies by SIGKILL half way through writing epoch 2's bytes.
@@ -17,7 +17,7 @@ KILLED_WHILE_SAVING = textwrap.dedent(
     """
     import os, signal, sys
     import torch
-    from inception_tl.checkpoint_io import AtomicCheckpointIO
+    from inception_tl.training.checkpoint_io import AtomicCheckpointIO
 
     path = sys.argv[1]
     io = AtomicCheckpointIO()

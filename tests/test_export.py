@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from inception_tl.errors import ConfigError
-from inception_tl.export import ExportableClassifier, export_classifier
+from inception_tl.tasks.export import ExportableClassifier, export_classifier
 from tests.conftest import calibrated_classifier
 
 BACKBONES = ["inception_v3", "inception_v4", "inception_resnet_v2"]

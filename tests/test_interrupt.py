@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from inception_tl.errors import ConfigError
-from inception_tl.resume import resolve_checkpoint
+from inception_tl.training.checkpoints import resolve_checkpoint
 from tests.conftest import REPO
 
 SMALL = [

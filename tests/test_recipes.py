@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from inception_tl.finetune import FinetuneConfig
-from inception_tl.train import run
+from inception_tl.tasks.train import run
 from tests.conftest import CONFIG_DIR, REPO, compose_config, write_image_tree
 
 RECIPES = {

@@ -10,10 +10,10 @@ import pytest
 from omegaconf import OmegaConf
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from inception_tl.cli import run_or_exit
 from inception_tl.errors import ConfigError
 from inception_tl.search.space import parse_space, trial_overrides
-from inception_tl.train import run
+from inception_tl.tasks.cli import run_or_exit
+from inception_tl.tasks.train import run
 from tests.conftest import REPO, compose_config, write_image_tree
 
 TINY = ["backbone.pretrained=false", "data.image_size=75", "data.batch_size=4", "data.num_workers=0"]

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from inception_tl.errors import ConfigError
-from inception_tl.train import run
+from inception_tl.tasks.train import run
 from tests.conftest import compose_config
 
 QUICK = ["experiment=quickstart", "data.source.train_per_class=4", "data.source.test_per_class=2"]
@@ -41,7 +41,7 @@ def test_a_checkpoint_of_other_classes_is_refused_before_the_model_is_built(tmp_
 @pytest.mark.parametrize(
     ("content", "complaint"),
     [
-        (b"not a checkpoint at all", "cannot be read as a checkpoint"),
+        (b"not a checkpoint at all", "is not a checkpoint: torch.save writes a zip archive"),
         ({"state_dict": {}}, "is not a checkpoint written by train.py"),
     ],
 )

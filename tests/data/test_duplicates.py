@@ -10,7 +10,7 @@ from PIL import Image
 
 from inception_tl.data.sources import Shapes
 from inception_tl.errors import ConfigError, DataError
-from inception_tl.train import report_data
+from inception_tl.tasks.train import report_data
 from tests.conftest import make_datamodule
 
 

@@ -160,7 +160,8 @@ def test_hidden_files_and_folders_are_not_images_of_the_class(tmp_path):
 
 
 def test_the_printed_summary_keeps_long_paths_whole(tmp_path):
-    from inception_tl.train import console, report_data
+    from inception_tl.evaluation.writer import console
+    from inception_tl.tasks.train import report_data
 
     deep = tmp_path / ("a-folder-with-a-long-name-" * 6)  # wider than any terminal line
     root = write_image_tree(deep, {"train": {"a": 3, "b": 3}})

@@ -8,8 +8,8 @@ from collections import Counter
 import pytest
 
 import inception_tl.data.cache as cache
-from inception_tl.evaluate import evaluate
-from inception_tl.train import run
+from inception_tl.tasks.evaluate import evaluate
+from inception_tl.tasks.train import run
 from tests.conftest import compose_config, write_image_tree
 
 

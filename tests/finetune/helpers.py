@@ -9,9 +9,9 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from inception_tl.finetune import FreezeScheduleCallback
 from inception_tl.models import ImageClassifier
-from inception_tl.seeding import StepSeed
+from inception_tl.training.callbacks import FreezeScheduleCallback
+from inception_tl.training.callbacks.step_seed import StepSeed
 
 
 def classifier(

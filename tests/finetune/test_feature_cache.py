@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from inception_tl.finetune import FeatureCache
+from inception_tl.training.callbacks import FeatureCache
 from tests.conftest import make_datamodule, write_image_tree
 from tests.finetune.helpers import classifier, fit
 

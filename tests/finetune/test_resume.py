@@ -6,7 +6,7 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from inception_tl.errors import ConfigError
-from inception_tl.interrupt import SaveOnInterrupt
+from inception_tl.training.callbacks.interrupt import SaveOnInterrupt
 from tests.conftest import make_datamodule, write_image_tree
 from tests.finetune.helpers import classifier, fit
 

@@ -2,7 +2,8 @@
 
 import logging
 
-from inception_tl.compilation import CompileTimeReport, compile_model
+from inception_tl.training.callbacks import CompileTimeReport
+from inception_tl.training.compilation import compile_model
 from tests.conftest import make_datamodule, write_image_tree
 from tests.finetune.helpers import classifier, fit
 

@@ -11,11 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence, Sized
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch.utils.data import DistributedSampler
 
-from inception_tl.seeding import mix_seed
+
+def mix_seed(*values: int) -> int:
+    """A well-mixed 63-bit seed from non-negative ints (numpy's SeedSequence hashing)."""
+    return int(np.random.SeedSequence(list(values)).generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
 class ResumableShuffleSampler(DistributedSampler):

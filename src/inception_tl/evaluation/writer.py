@@ -23,6 +23,8 @@ from inception_tl.evaluation import plots
 from inception_tl.evaluation.predictions import Predictions
 from inception_tl.evaluation.report import binary_roc, most_confident_mistakes, per_class_rows, reliability
 
+console = Console(soft_wrap=True)  # long paths stay on one line, greppable in logs
+
 COLUMNS = ("class", "precision", "recall", "f1", "support")
 # The W&B predictions table uploads every image it shows: the first this many (all of predictions.csv on disk).
 MAX_TABLE_IMAGES = 1000
@@ -116,3 +118,28 @@ def write_report(
     print_per_class(rows, f"Per-class report ({split}, {len(predictions.labels)} images); ECE {bins.ece:.4f}")
     log_report(loggers, figures, predictions, prefix=split)
     return summary
+
+
+def print_metrics(metrics: dict[str, Any]) -> None:
+    table = Table(title="Final metrics (best checkpoint)")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in metrics.items():
+        if isinstance(value, float):
+            table.add_row(key, f"{value:.4f}")
+    console.print(table)
+
+
+def write_outputs(
+    output_dir: Path,
+    metrics: dict[str, Any],
+    predictions: Predictions,
+    split: str,
+    history: list[dict[str, Any]],
+    loggers: list[Logger],
+) -> None:
+    """metrics.json, the metrics table and the report of `split` (rank zero only)."""
+    (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    print_metrics(metrics)
+    write_report(output_dir / "report", predictions, split, history, loggers)
+    console.print(f"Outputs in [bold]{output_dir}[/bold]")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from inception_tl.errors import ConfigError
 from inception_tl.finetune.stages import Stage
@@ -113,3 +114,19 @@ def make_schedule(
     else:
         raise ConfigError(f"Unknown finetune strategy {strategy!r}; choose one of {list(STRATEGIES)}.")
     return FreezeSchedule(tuple(releases), names)
+
+
+@runtime_checkable
+class Freezable(Protocol):
+    """What `FreezeScheduleCallback` needs of the module it drives (`ImageClassifier` is one).
+
+    The module owns the consequences of a stage count: which stages run without autograd, and BatchNorm's
+    mode (its `train()` keeps frozen BatchNorm in inference mode whoever calls it).
+    """
+
+    freeze_schedule: FreezeSchedule
+    frozen_stages: int
+
+    def set_frozen_stages(self, count: int) -> None: ...
+
+    def trainable_parameters(self) -> int: ...

@@ -9,18 +9,25 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.strategies import DDPStrategy
+from omegaconf import OmegaConf
 from torch.nn.modules.batchnorm import _BatchNorm
 from torchmetrics.classification import MulticlassAccuracy
 
+from inception_tl.config.schema import BackboneSchema
 from inception_tl.errors import ConfigError, TrainingError
 from inception_tl.evaluation.metrics import classification_metrics
-from inception_tl.finetune.callback import FreezeScheduleCallback
 from inception_tl.finetune.config import FinetuneConfig
 from inception_tl.finetune.param_groups import discriminative_param_groups
 from inception_tl.finetune.stages import backbone_stages, run_stages
 from inception_tl.models.backbone import create_backbone
 from inception_tl.models.head import build_head
-from inception_tl.optim import build_optimizer, build_scheduler
+from inception_tl.training.callbacks.freeze_schedule import FreezeScheduleCallback
+from inception_tl.training.optim import build_optimizer, build_scheduler
+
+
+def backbone_spec(backbone: Mapping[str, Any]) -> BackboneSchema:
+    """The backbone mapping (a config node or a checkpoint's) over BackboneSchema's defaults, typed."""
+    return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(BackboneSchema), dict(backbone)))
 
 
 class ImageClassifier(L.LightningModule):
@@ -28,7 +35,8 @@ class ImageClassifier(L.LightningModule):
 
     The checkpoint's hyperparameters carry everything needed to use the model alone: the
     backbone and head config, the class names and the preprocessing (timm data config), and
-    the data config it was trained on (`data`, unused by the model; `eval.py` rebuilds the data from it).
+    `trained_on`: the data config of the training run, unused by the model, kept so that `eval.py` can
+    rebuild the same data and splits from the checkpoint alone.
 
     `finetune` (see `FinetuneConfig`) says which backbone stages are frozen at each epoch and the
     learning rate of each stage group; `FreezeScheduleCallback` moves the model through it. The
@@ -49,7 +57,7 @@ class ImageClassifier(L.LightningModule):
         scheduler: Mapping[str, Any] | None = None,
         label_smoothing: float = 0.0,
         finetune: Mapping[str, Any] | None = None,
-        data: Mapping[str, Any] | None = None,
+        trained_on: Mapping[str, Any] | None = None,
         load_weights: bool = True,
         channels_last: bool = False,
     ) -> None:
@@ -57,15 +65,15 @@ class ImageClassifier(L.LightningModule):
         `channels_last` (how this machine runs it, not what the model is) is not saved with the checkpoint."""
         super().__init__()
         self.save_hyperparameters(ignore=["load_weights", "channels_last"])
-        head = dict(backbone.get("head") or {"kind": "linear"})
+        spec = backbone_spec(backbone)  # the schema's defaults for whatever the mapping leaves out
         self.backbone = create_backbone(
-            backbone["name"],
-            pretrained=bool(backbone.get("pretrained", True)) and load_weights,
-            weights=backbone.get("weights") if load_weights else None,
-            drop_rate=float(backbone.get("drop_rate", 0.0)),
+            spec.name,
+            pretrained=spec.pretrained and load_weights,
+            weights=spec.weights if load_weights else None,
+            drop_rate=spec.drop_rate,
         )
         num_classes = len(class_names)
-        self.head = build_head(self.backbone.num_features, num_classes, **head)
+        self.head = build_head(self.backbone.num_features, num_classes, **vars(spec.head))
         self.finetune = FinetuneConfig.from_mapping(finetune)
         # A plain list: the modules stay registered (and in the state dict) under `self.backbone` only.
         self.stages = backbone_stages(self.backbone)
@@ -183,8 +191,8 @@ class ImageClassifier(L.LightningModule):
         ):
             raise ConfigError(
                 f"finetune.strategy={self.finetune.strategy!r} changes what trains during the run, but the Trainer "
-                "has no FreezeScheduleCallback to apply it. Add inception_tl.finetune.FreezeScheduleCallback() "
-                "to the callbacks (conf/callbacks/default.yaml has it)."
+                "has no FreezeScheduleCallback to apply it. Add inception_tl.training.callbacks."
+                "FreezeScheduleCallback() to the callbacks (conf/callbacks/default.yaml has it)."
             )
         strategy = self.trainer.strategy
         ever_frozen = self.freeze_schedule.frozen_stages(0) > 0  # a later release implies a frozen start
@@ -206,7 +214,12 @@ class ImageClassifier(L.LightningModule):
 
     def build_optimizer(self) -> torch.optim.Optimizer:
         """The optimizer over discriminative parameter groups (the head's rate, lower ones down the backbone)."""
-        config = self.hparams.optimizer or {"opt": "adamw", "lr": 1e-3}
+        config = self.hparams.optimizer
+        if not config:
+            raise ConfigError(
+                "ImageClassifier was built without an optimizer config, so it can only predict. Pass "
+                "optimizer={'opt': 'adamw', 'lr': 3e-4} (conf/optim/adamw.yaml) to train it."
+            )
         param_groups = discriminative_param_groups(
             self.stages, self.head, config["lr"], config.get("weight_decay", 0.0), self.finetune
         )

@@ -11,6 +11,7 @@ from typing import Any
 
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate as hydra_instantiate
+from omegaconf import OmegaConf
 
 from inception_tl.errors import InceptionTLError
 
@@ -22,3 +23,8 @@ def instantiate(config: Any, **kwargs: Any) -> Any:
         if isinstance(error.__cause__, InceptionTLError):
             raise error.__cause__ from None
         raise
+
+
+def plain(node: Any) -> Any:
+    """A config node as plain containers (what checkpoints store), None as None."""
+    return OmegaConf.to_container(node, resolve=True) if node is not None else None

@@ -7,31 +7,23 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from inception_tl.config.instantiate import instantiate
 from inception_tl.data import ImageDataModule
 from inception_tl.errors import ConfigError
-from inception_tl.evaluation.collector import PredictionCollector
-from inception_tl.instantiate import instantiate
-from inception_tl.loggers import build_loggers, finish_wandb_runs
+from inception_tl.evaluation.passes import evaluate_split
+from inception_tl.evaluation.writer import write_outputs
 from inception_tl.models import ImageClassifier
-from inception_tl.train import evaluate_split, resolve_precision, write_outputs
+from inception_tl.training.callbacks.predictions import PredictionCollector
+from inception_tl.training.checkpoints import load_classifier
+from inception_tl.training.loggers import build_loggers, finish_wandb_runs
+from inception_tl.training.trainer import resolve_precision
 
-SPLITS = ("test", "val")
-
-
-def load_classifier(ckpt_path: str, channels_last: bool = False) -> ImageClassifier:
-    """The model of a checkpoint on the CPU, without fetching pretrained weights it will overwrite."""
-    if not ckpt_path or not Path(ckpt_path).is_file():
-        raise ConfigError(
-            f"ckpt_path={ckpt_path!r} is not a file. Pass a checkpoint, e.g. ckpt_path=outputs/.../best.ckpt."
-        )
-    return ImageClassifier.load_from_checkpoint(
-        ckpt_path, map_location="cpu", load_weights=False, channels_last=channels_last
-    )
+EVALUATION_SPLITS = ("test", "val")
 
 
 def checkpoint_datamodule(model: ImageClassifier, data: DictConfig | None) -> ImageDataModule:
     """The data config given (`data=...`), else the checkpoint's; the preprocessing always the checkpoint's."""
-    config = data if data is not None else model.hparams.get("data")
+    config = data if data is not None else model.hparams.get("trained_on")
     if config is None:
         raise ConfigError("This checkpoint stores no data config: choose the data to evaluate on with data=<option>.")
     datamodule: ImageDataModule = instantiate(config, backbone=model.hparams.backbone["name"])
@@ -47,8 +39,8 @@ def checkpoint_datamodule(model: ImageClassifier, data: DictConfig | None) -> Im
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Metrics of `cfg.ckpt_path` on `cfg.split`, written with the report to the run directory."""
-    if cfg.split not in SPLITS:
-        raise ConfigError(f"split={cfg.split!r}: choose one of {list(SPLITS)}.")
+    if cfg.split not in EVALUATION_SPLITS:
+        raise ConfigError(f"split={cfg.split!r}: choose one of {list(EVALUATION_SPLITS)}.")
     output_dir = Path(cfg.paths.output_dir)
     model = load_classifier(cfg.ckpt_path, channels_last=cfg.channels_last)
     datamodule = checkpoint_datamodule(model, cfg.get("data"))

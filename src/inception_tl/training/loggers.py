@@ -10,7 +10,7 @@ from hydra.types import RunMode
 from lightning.pytorch.loggers import Logger, WandbLogger
 from omegaconf import DictConfig
 
-from inception_tl.instantiate import instantiate
+from inception_tl.config.instantiate import instantiate
 
 
 def wandb_run_identity(cfg: DictConfig) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from torchvision.datasets.folder import IMG_EXTENSIONS
 from inception_tl.data.images import load_rgb
 from inception_tl.data.transforms import eval_transform
 from inception_tl.errors import ConfigError, DataError
-from inception_tl.evaluate import load_classifier
+from inception_tl.training.checkpoints import load_classifier
 
 console = Console(stderr=True, soft_wrap=True)  # long paths stay on one line, greppable in logs
 

@@ -10,14 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 import lightning as L
-import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
 
-
-def mix_seed(*values: int) -> int:
-    """A well-mixed 63-bit seed from non-negative ints (numpy's SeedSequence hashing)."""
-    return int(np.random.SeedSequence(list(values)).generate_state(1, np.uint64)[0] >> np.uint64(1))
+from inception_tl.data.sampling import mix_seed
 
 
 class StepSeed(Callback):

@@ -18,9 +18,12 @@ import lightning as L
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_info
 
+from inception_tl.errors import ConfigError
+from inception_tl.finetune.schedule import Freezable
+
 
 class FreezeScheduleCallback(Callback):
-    """Applies `pl_module.freeze_schedule` (an `ImageClassifier`'s) and logs the phase each epoch.
+    """Tells a `Freezable` module how many stages its schedule freezes at each batch, and logs the phase.
 
     Logged per epoch: `finetune/phase` (release steps so far), `finetune/frozen_stages` and
     `finetune/trainable_params`; the learning-rate monitor logs each parameter group's rate.
@@ -30,12 +33,19 @@ class FreezeScheduleCallback(Callback):
         self._announced: int | None = None  # the frozen-stage count last reported
         self._trainable = 0
 
-    def on_train_batch_start(self, trainer: L.Trainer, pl_module: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        if not isinstance(pl_module, Freezable):
+            raise ConfigError(
+                f"FreezeScheduleCallback drives modules with a freeze schedule (such as ImageClassifier); "
+                f"{type(pl_module).__name__} has none. Remove callbacks.freeze_schedule for this module."
+            )
         epoch = trainer.current_epoch
         schedule = pl_module.freeze_schedule
         frozen = schedule.frozen_stages(epoch)
-        # Also at the top of every epoch: Lightning trains in whatever module modes it finds, so this
-        # re-asserts BatchNorm's (a resumed run may not call on_train_epoch_start, Lightning #21901).
+        # Also at the top of every epoch: Lightning trains in whatever module modes it finds, so the module
+        # re-applies BatchNorm's (a resumed run may not call on_train_epoch_start, Lightning #21901).
         if frozen != pl_module.frozen_stages or batch_idx == 0:
             pl_module.set_frozen_stages(frozen)
         if frozen != self._announced:

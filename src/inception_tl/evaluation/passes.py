@@ -1,0 +1,57 @@
+"""Evaluation passes over a split: the metrics and every image's prediction come from the same pass."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+
+from inception_tl.data import ImageDataModule
+from inception_tl.evaluation.predictions import Predictions
+from inception_tl.evaluation.writer import confusion_counts
+from inception_tl.models import ImageClassifier
+from inception_tl.training.callbacks.predictions import PredictionCollector
+from inception_tl.training.checkpoints import read_checkpoint
+
+
+def evaluate_split(
+    trainer: L.Trainer,
+    model: ImageClassifier,
+    datamodule: ImageDataModule,
+    collector: PredictionCollector,
+    split: str,
+) -> tuple[dict[str, Any], Predictions]:
+    """The metrics of one pass over `split` and every image's prediction from that same pass.
+
+    The pass runs where the Trainer runs the model (the GPU, under the run's precision); the report
+    never needs the model again, so it does not matter that Lightning moves it to the CPU afterwards.
+    """
+    step = trainer.test if split == "test" else trainer.validate
+    metrics: dict[str, Any] = {}
+    for result in step(model, datamodule=datamodule, verbose=False):
+        metrics.update({key: float(value) for key, value in result.items()})
+    paths = [path for path, _ in datamodule.samples[split]]
+    predictions = collector.predictions(split, paths, model.class_names)
+    metrics[f"{split}/confusion_matrix"] = confusion_counts(predictions).tolist()
+    return metrics, predictions
+
+
+def evaluate_best(
+    trainer: L.Trainer, model: ImageClassifier, datamodule: ImageDataModule, collector: PredictionCollector
+) -> tuple[dict[str, Any], Predictions]:
+    """Validation and test metrics of the best checkpoint (the current weights if none was saved), and the
+    predictions of the report's split: test, or validation when there is no test split.
+
+    The best weights are loaded into the model here rather than through Lightning's `ckpt_path`, which would
+    also restore every callback to that epoch's state (the training history among them)."""
+    monitoring = [cb for cb in trainer.checkpoint_callbacks if getattr(cb, "monitor", None)]  # not last.ckpt's
+    best = monitoring[0].best_model_path if monitoring else ""
+    if best:
+        model.load_state_dict(read_checkpoint(best)["state_dict"])
+    metrics, predictions = evaluate_split(trainer, model, datamodule, collector, "val")
+    if datamodule.has_test:
+        test_metrics, predictions = evaluate_split(trainer, model, datamodule, collector, "test")
+        metrics.update(test_metrics)
+    metrics["class_names"] = model.class_names
+    metrics["best_checkpoint"] = best or None
+    return metrics, predictions

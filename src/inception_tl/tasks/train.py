@@ -1,0 +1,138 @@
+"""The run: build the parts from the config, fit, evaluate the best checkpoint, write outputs."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import Callback
+from omegaconf import DictConfig, OmegaConf
+from rich.syntax import Syntax
+from rich.table import Table
+
+from inception_tl.config.instantiate import instantiate, plain
+from inception_tl.data import ImageDataModule
+from inception_tl.data.duplicates import duplicate_notes
+from inception_tl.data.summary import class_counts, summary_notes, write_summary
+from inception_tl.evaluation.passes import evaluate_best
+from inception_tl.evaluation.writer import console, write_outputs
+from inception_tl.finetune import FinetuneConfig
+from inception_tl.models import ImageClassifier
+from inception_tl.training.callbacks.compile_time import CompileTimeReport
+from inception_tl.training.callbacks.history import EpochHistory
+from inception_tl.training.callbacks.predictions import PredictionCollector
+from inception_tl.training.checkpoints import (
+    check_same_backbone,
+    check_same_classes,
+    checkpoint_hyperparameters,
+    resolve_checkpoint,
+)
+from inception_tl.training.compilation import compile_model
+from inception_tl.training.loggers import finish_wandb_runs
+from inception_tl.training.trainer import build_trainer
+
+
+def build_model(cfg: DictConfig, datamodule: ImageDataModule) -> ImageClassifier:
+    return ImageClassifier(
+        backbone=plain(cfg.backbone),
+        class_names=datamodule.class_names,
+        preprocessing=datamodule.preprocessing,
+        optimizer=plain(cfg.optim),
+        scheduler=plain(cfg.get("scheduler")),
+        label_smoothing=cfg.label_smoothing,
+        finetune=plain(cfg.get("finetune")),
+        trained_on=plain(cfg.data),
+        # Resuming restores every weight from the checkpoint: no need to fetch pretrained ones.
+        load_weights=cfg.ckpt_path is None,
+        channels_last=cfg.channels_last,
+    )
+
+
+def report_data(output_dir: Path, datamodule: ImageDataModule) -> None:
+    """Print images per class and split with any warnings, and keep them in the run directory."""
+    counts = class_counts(datamodule.samples, datamodule.class_names)
+    console.print(f"Data: [bold]{datamodule.root}[/bold]")
+    table = Table(title="Images per class")
+    table.add_column("class")
+    for split in counts:
+        table.add_column(split, justify="right")
+    for name in datamodule.class_names:
+        table.add_row(name, *(str(counts[split][name]) for split in counts))
+    console.print(table)
+    notes = summary_notes(datamodule.scan, counts, datamodule.balance)
+    if datamodule.duplicates is not None:
+        notes += duplicate_notes(datamodule.duplicates, datamodule.on_duplicate)
+    if datamodule.cache_note:
+        notes.append(datamodule.cache_note)
+    for note in notes:
+        console.print(f"[yellow]{note}[/yellow]")
+    write_summary(output_dir, datamodule.scan, counts, notes, datamodule.duplicates)
+
+
+def search_pruning(cfg: DictConfig) -> Callback | None:
+    """The pruning link to an Optuna trial, in a job of `train.py -m hparams_search=...` (None otherwise)."""
+    search = cfg.get("search")
+    if not search:
+        return None
+    from inception_tl.training.callbacks.optuna_pruning import OptunaPruning  # Optuna loads only for searches
+
+    return OptunaPruning(search.storage, search.study_name, search.trial_id, cfg.optimized_metric, plain(search.pruner))
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """Train and evaluate as configured; returns the metrics also written to `metrics.json`."""
+    output_dir = Path(cfg.paths.output_dir)
+    L.seed_everything(cfg.seed, workers=True)
+    # Frozen BatchNorm layers are in eval mode on purpose (see inception_tl.training.callbacks.freeze_schedule).
+    warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode at the start of training")
+    # ImageDataModule.state_dict records the position in the epoch; Lightning only looks at the DataLoader.
+    warnings.filterwarnings("ignore", message=r"You're resuming from a checkpoint that ended before the epoch ended")
+
+    FinetuneConfig.from_mapping(plain(cfg.get("finetune"))).check_for_backbone(cfg.backbone.name)
+    ckpt_path = resolve_checkpoint(cfg.ckpt_path, output_dir)
+    if ckpt_path is not None:
+        console.print(f"Resuming from [bold]{ckpt_path}[/bold]")
+        saved = checkpoint_hyperparameters(ckpt_path)
+        check_same_backbone(saved, cfg.backbone.name, ckpt_path)
+    datamodule: ImageDataModule = instantiate(cfg.data, backbone=cfg.backbone.name)
+    datamodule.prepare_data()
+    datamodule.setup("fit")  # scans the folder: every data problem is reported before the model is built
+    if ckpt_path is not None:
+        check_same_classes(saved, datamodule.class_names, ckpt_path)
+    model = build_model(cfg, datamodule)
+    collector = PredictionCollector()
+    own_callbacks: list[Callback] = [collector]
+    pruning = search_pruning(cfg)
+    if pruning is not None:
+        own_callbacks.append(pruning)
+    if cfg.compile:
+        compile_model(model)
+        own_callbacks.append(CompileTimeReport())
+    trainer = build_trainer(cfg, *own_callbacks)
+
+    if trainer.is_global_zero:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        resolved = OmegaConf.to_yaml(cfg, resolve=True)
+        (output_dir / "config.yaml").write_text(resolved)
+        console.print(Syntax(resolved, "yaml", theme="ansi_dark"))
+        console.print(f"Run directory: [bold]{output_dir}[/bold]")
+        report_data(output_dir, datamodule)
+        config = OmegaConf.to_container(cfg, resolve=True)
+        for logger in trainer.loggers:  # the whole resolved config, not only the model's hyperparameters
+            logger.log_hyperparams(config)
+
+    try:
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+        if pruning is not None:
+            pruning.raise_if_pruned()  # a pruned trial is not worth evaluating
+        metrics, predictions = evaluate_best(trainer, model, datamodule, collector)
+        history = next((list(cb.rows) for cb in trainer.callbacks if isinstance(cb, EpochHistory)), [])
+
+        if trainer.is_global_zero:
+            split = "test" if datamodule.has_test else "val"
+            write_outputs(output_dir, metrics, predictions, split, history, trainer.loggers)
+    finally:
+        finish_wandb_runs(trainer.loggers)
+    return metrics

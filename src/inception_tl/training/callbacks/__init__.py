@@ -1,0 +1,19 @@
+"""Every Lightning callback of the project, in one place (the config's `callbacks` group names them here)."""
+
+from inception_tl.training.callbacks.compile_time import CompileTimeReport
+from inception_tl.training.callbacks.feature_cache import FeatureCache
+from inception_tl.training.callbacks.freeze_schedule import FreezeScheduleCallback
+from inception_tl.training.callbacks.history import EpochHistory
+from inception_tl.training.callbacks.interrupt import SaveOnInterrupt
+from inception_tl.training.callbacks.predictions import PredictionCollector
+from inception_tl.training.callbacks.step_seed import StepSeed
+
+__all__ = [
+    "CompileTimeReport",
+    "EpochHistory",
+    "FeatureCache",
+    "FreezeScheduleCallback",
+    "PredictionCollector",
+    "SaveOnInterrupt",
+    "StepSeed",
+]

@@ -91,3 +91,15 @@ def test_each_recipe_trains_on_a_users_folder_and_writes_its_outputs(tmp_path, u
         logged = [row for row in csv.DictReader(handle) if row.get("finetune/trainable_params")]
     # The first epoch trains the head and exactly the blocks the source releases at once (none, mostly).
     assert float(logged[0]["finetune/trainable_params"]) == trainable_in_first_epoch(checkpoint, released)
+
+
+def test_the_quickstart_applies_to_a_users_folder(tmp_path):
+    """Its data settings are data-agnostic: with data=imagefolder they configure the user's folder, and nothing of
+    the shapes source leaks into the folder source (that was a TypeError from deep inside Hydra)."""
+    from hydra.utils import instantiate
+
+    root = write_image_tree(tmp_path / "mine", {"train": {"cat": 2, "dog": 2}}, size=32)
+    cfg = compose_config(["experiment=quickstart", "data=imagefolder", f"data.root={root}"], tmp_path / "run")
+    datamodule = instantiate(cfg.data, backbone=cfg.backbone.name)
+    assert (datamodule.image_size, datamodule.batch_size, datamodule.num_workers) == (75, 64, 0)
+    assert datamodule.root == root

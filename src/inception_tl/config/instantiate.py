@@ -25,6 +25,6 @@ def instantiate(config: Any, **kwargs: Any) -> Any:
         raise
 
 
-def plain(node: Any) -> Any:
+def config_values(node: Any) -> Any:
     """A config node as plain containers (what checkpoints store), None as None."""
     return OmegaConf.to_container(node, resolve=True) if node is not None else None

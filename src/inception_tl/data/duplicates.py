@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from inception_tl.data.fingerprint import Fingerprint, colour_difference
+from inception_tl.data.scan import SPLITS
 from inception_tl.errors import ConfigError, DataError
 
 DUPLICATE_POLICIES = ("warn", "error", "drop", "off")
-SPLIT_ORDER = ("train", "val", "test")
 # Most colour-thumbnail difference (levels of 255) for a pHash candidate to count as a near-duplicate.
 COLOUR_TOLERANCE = 8.0
 PAIRS_SHOWN = 10
@@ -100,7 +100,7 @@ def find_duplicates(
     workers: int = 2,
 ) -> DuplicateReport:
     """Every identical or near-identical pair of images: listed when across splits, counted within one."""
-    entries = [(split, path) for split in SPLIT_ORDER for path in split_paths.get(split, ())]
+    entries = [(split, path) for split in SPLITS for path in split_paths.get(split, ())]
     report = DuplicateReport(within={split: {"exact": 0, "near": 0} for split in split_paths})
     found: list[DuplicatePair] = []
 

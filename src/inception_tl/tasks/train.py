@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 from rich.syntax import Syntax
 from rich.table import Table
 
-from inception_tl.config.instantiate import instantiate, plain
+from inception_tl.config.instantiate import config_values, instantiate
 from inception_tl.data import ImageDataModule
 from inception_tl.data.duplicates import duplicate_notes
 from inception_tl.data.summary import class_counts, summary_notes, write_summary
@@ -36,14 +36,14 @@ from inception_tl.training.trainer import build_trainer
 
 def build_model(cfg: DictConfig, datamodule: ImageDataModule) -> ImageClassifier:
     return ImageClassifier(
-        backbone=plain(cfg.backbone),
+        backbone=config_values(cfg.backbone),
         class_names=datamodule.class_names,
         preprocessing=datamodule.preprocessing,
-        optimizer=plain(cfg.optim),
-        scheduler=plain(cfg.get("scheduler")),
+        optimizer=config_values(cfg.optim),
+        scheduler=config_values(cfg.get("scheduler")),
         label_smoothing=cfg.label_smoothing,
-        finetune=plain(cfg.get("finetune")),
-        trained_on=plain(cfg.data),
+        finetune=config_values(cfg.get("finetune")),
+        trained_on=config_values(cfg.data),
         # Resuming restores every weight from the checkpoint: no need to fetch pretrained ones.
         load_weights=cfg.ckpt_path is None,
         channels_last=cfg.channels_last,
@@ -78,7 +78,9 @@ def search_pruning(cfg: DictConfig) -> Callback | None:
         return None
     from inception_tl.training.callbacks.optuna_pruning import OptunaPruning  # Optuna loads only for searches
 
-    return OptunaPruning(search.storage, search.study_name, search.trial_id, cfg.optimized_metric, plain(search.pruner))
+    return OptunaPruning(
+        search.storage, search.study_name, search.trial_id, cfg.optimized_metric, config_values(search.pruner)
+    )
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
@@ -90,7 +92,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     # ImageDataModule.state_dict records the position in the epoch; Lightning only looks at the DataLoader.
     warnings.filterwarnings("ignore", message=r"You're resuming from a checkpoint that ended before the epoch ended")
 
-    FinetuneConfig.from_mapping(plain(cfg.get("finetune"))).check_for_backbone(cfg.backbone.name)
+    FinetuneConfig.from_mapping(config_values(cfg.get("finetune"))).check_for_backbone(cfg.backbone.name)
     ckpt_path = resolve_checkpoint(cfg.ckpt_path, output_dir)
     if ckpt_path is not None:
         console.print(f"Resuming from [bold]{ckpt_path}[/bold]")

@@ -10,7 +10,7 @@ import torch
 
 from inception_tl.training.checkpoint_io import AtomicCheckpointIO
 from inception_tl.training.trainer import build_trainer
-from tests.conftest import REPO, compose_config
+from tests.helpers import REPO, compose_config
 
 # Saves epoch 1, then dies by SIGKILL half way through writing epoch 2's bytes.
 KILLED_WHILE_SAVING = textwrap.dedent(

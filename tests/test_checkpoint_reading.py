@@ -11,7 +11,7 @@ from inception_tl.tasks.cli import run_or_exit
 from inception_tl.tasks.evaluate import evaluate
 from inception_tl.tasks.export import export
 from inception_tl.tasks.predict import predict
-from tests.conftest import compose_config
+from tests.helpers import compose_config
 
 TASKS = {
     "eval": (evaluate, []),

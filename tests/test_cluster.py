@@ -7,7 +7,7 @@ from hydra import compose, initialize_config_dir
 
 from inception_tl.config.run_name import run_name
 from inception_tl.config.schema import register_schemas
-from tests.conftest import CONFIG_DIR
+from tests.helpers import CONFIG_DIR
 
 TIMESTAMP = r"\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}"
 

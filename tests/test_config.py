@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 
 from inception_tl.finetune import FinetuneConfig
 from inception_tl.finetune.stages import backbone_stages
-from tests.conftest import CONFIG_DIR, REPO, compose_config
+from tests.helpers import CONFIG_DIR, REPO, compose_config
 
 BACKBONES = sorted(p.stem for p in (CONFIG_DIR / "backbone").glob("*.yaml"))
 DATA = sorted(p.stem for p in (CONFIG_DIR / "data").glob("*.yaml"))

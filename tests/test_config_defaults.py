@@ -7,7 +7,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from inception_tl.config.schema import BackboneSchema, DataSchema, finetune_schema
-from tests.conftest import CONFIG_DIR, compose_config
+from tests.helpers import CONFIG_DIR, compose_config
 
 SCHEMAS = {"backbone": BackboneSchema, "data": DataSchema, "finetune": finetune_schema()}
 OPTIONS = [(group, path) for group in SCHEMAS for path in sorted((CONFIG_DIR / group).glob("*.yaml"))]

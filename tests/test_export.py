@@ -11,7 +11,7 @@ import torch
 
 from inception_tl.errors import ConfigError
 from inception_tl.tasks.export import ExportableClassifier, export_classifier
-from tests.conftest import calibrated_classifier
+from tests.helpers import calibrated_classifier
 
 BACKBONES = ["inception_v3", "inception_v4", "inception_resnet_v2"]
 

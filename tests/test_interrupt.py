@@ -10,7 +10,7 @@ import torch
 
 from inception_tl.errors import ConfigError
 from inception_tl.training.checkpoints import resolve_checkpoint
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 SMALL = [
     "experiment=quickstart",

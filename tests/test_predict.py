@@ -8,7 +8,7 @@ from inception_tl.data.images import load_rgb
 from inception_tl.data.transforms import eval_transform
 from inception_tl.errors import ConfigError, DataError
 from inception_tl.tasks.predict import find_images, predict_files
-from tests.conftest import calibrated_classifier, write_image_tree
+from tests.helpers import calibrated_classifier, write_image_tree
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import torch
 
 from inception_tl.finetune import FinetuneConfig
 from inception_tl.tasks.train import run
-from tests.conftest import CONFIG_DIR, REPO, compose_config, write_image_tree
+from tests.helpers import CONFIG_DIR, REPO, compose_config, write_image_tree
 
 RECIPES = {
     # recipe: (backbone, dataset source, blocks trained in the first epoch besides the head, from epoch on)

@@ -14,7 +14,7 @@ from inception_tl.errors import ConfigError
 from inception_tl.search.space import parse_space, trial_overrides
 from inception_tl.tasks.cli import run_or_exit
 from inception_tl.tasks.train import run
-from tests.conftest import REPO, compose_config, write_image_tree
+from tests.helpers import REPO, compose_config, write_image_tree
 
 TINY = ["backbone.pretrained=false", "data.image_size=75", "data.batch_size=4", "data.num_workers=0"]
 TINY += ["trainer=cpu", "callbacks.progress_bar=null"]

@@ -7,7 +7,7 @@ import torch
 
 from inception_tl.errors import ConfigError
 from inception_tl.tasks.train import run
-from tests.conftest import compose_config
+from tests.helpers import compose_config
 
 QUICK = ["experiment=quickstart", "data.source.train_per_class=4", "data.source.test_per_class=2"]
 

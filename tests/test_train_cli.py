@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import REPO, write_image_tree
+from tests.helpers import REPO, write_image_tree
 
 pytestmark = pytest.mark.slow
 

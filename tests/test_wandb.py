@@ -7,8 +7,7 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO
-from tests.wandb_records import read_run
+from tests.helpers import REPO, read_run
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,7 @@ from PIL import Image
 
 from inception_tl.data.cache import CachedImages, FileImages, StorageSpec, build_cache, cache_key
 from inception_tl.data.images import decode_for_storage
-from tests.conftest import REPO, make_datamodule, write_image_tree
+from tests.helpers import REPO, make_datamodule, write_image_tree
 
 SPEC = StorageSpec(shorter_side=85, interpolation="bicubic")
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from inception_tl.errors import DataError
-from tests.conftest import make_datamodule
+from tests.helpers import make_datamodule
 
 
 def test_train_folder_is_split_stratified_and_test_folder_is_kept(image_tree):

@@ -13,7 +13,7 @@ from inception_tl.data.augment import Augment, WarpParameters, collate_images, d
 from inception_tl.data.batch_transform import BatchTransform
 from inception_tl.data.images import load_rgb
 from inception_tl.data.transforms import eval_transform
-from tests.conftest import make_datamodule, write_image_tree
+from tests.helpers import make_datamodule, write_image_tree
 
 NO_AUGMENT = {"enabled": False}
 

@@ -11,7 +11,7 @@ from PIL import Image
 from inception_tl.data.sources import Shapes
 from inception_tl.errors import ConfigError, DataError
 from inception_tl.tasks.train import report_data
-from tests.conftest import make_datamodule
+from tests.helpers import make_datamodule
 
 
 def smooth_image(rng: np.random.Generator, size: int = 96) -> Image.Image:

@@ -10,7 +10,7 @@ import pytest
 
 from inception_tl.data.extract import extract_zip
 from inception_tl.errors import DataError
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 MEMBERS = {f"horses/horse{index}.txt": f"horse number {index} " * 200 for index in range(5)}
 

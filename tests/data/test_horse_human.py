@@ -9,7 +9,7 @@ from hydra.utils import instantiate
 from PIL import Image
 
 from inception_tl.errors import DataError, DownloadError
-from tests.conftest import compose_config
+from tests.helpers import compose_config
 
 
 def build_zip(path, counts: dict[str, int]) -> None:

@@ -3,7 +3,7 @@
 import torch
 
 from inception_tl.data.sampling import ResumableShuffleSampler
-from tests.conftest import make_datamodule
+from tests.helpers import make_datamodule
 
 
 def epoch_batches(datamodule, epoch: int) -> list[tuple[torch.Tensor, ...]]:

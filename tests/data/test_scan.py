@@ -11,7 +11,7 @@ from inception_tl.data.images import load_rgb
 from inception_tl.data.scan import scan_folder
 from inception_tl.data.summary import class_counts, summary_notes, write_summary
 from inception_tl.errors import ConfigError, DataError
-from tests.conftest import make_datamodule, write_image_tree
+from tests.helpers import make_datamodule, write_image_tree
 
 
 def random_png_bytes(tmp_path, size=80) -> bytes:

@@ -10,7 +10,7 @@ import pytest
 import inception_tl.data.cache as cache
 from inception_tl.tasks.evaluate import evaluate
 from inception_tl.tasks.train import run
-from tests.conftest import compose_config, write_image_tree
+from tests.helpers import compose_config, write_image_tree
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from inception_tl.evaluation.predictions import Predictions
 from inception_tl.evaluation.report import most_confident_mistakes, per_class_rows, reliability
 from inception_tl.evaluation.writer import confusion_counts, write_report
-from tests.conftest import write_image_tree
+from tests.helpers import write_image_tree
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -11,7 +11,7 @@ import sys
 import pytest
 import torch
 
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 pytestmark = pytest.mark.slow
 
@@ -42,7 +42,7 @@ def test_ranks_stay_identical_through_warmup_and_unfreezing_and_write_one_set_of
         "finetune=warmup",
         "finetune.warmup_epochs=1",
         "finetune.unfreeze_from=Mixed_7a",
-        "+callbacks.rank_weights._target_=tests.finetune.rank_weights.SaveRankWeights",
+        "+callbacks.rank_weights._target_=tests.helpers.SaveRankWeights",
         f"+callbacks.rank_weights.directory={weights}",
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -109,7 +109,7 @@ def test_two_torchrun_nodes_train_one_model_into_one_run_directory(tmp_path):
     rendezvous += [f"--rdzv_endpoint=127.0.0.1:{free_port()}", "--rdzv_id=two-nodes"]
     overrides = [*SMALL_RUN, f"paths.data_dir={tmp_path / 'data'}", "trainer=ddp", "trainer.devices=1"]
     overrides += ["trainer.num_nodes=2", "trainer.max_epochs=1", "callbacks.progress_bar=null"]
-    overrides += ["+callbacks.rank_weights._target_=tests.finetune.rank_weights.SaveRankWeights"]
+    overrides += ["+callbacks.rank_weights._target_=tests.helpers.SaveRankWeights"]
     overrides += [f"+callbacks.rank_weights.directory={weights}"]
     command = [sys.executable, "-m", "torch.distributed.run", *rendezvous, str(REPO / "train.py"), *overrides]
     # PYTHONPATH: the test's callback is imported outside the repository. One thread per process: the two

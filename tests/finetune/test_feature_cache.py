@@ -4,8 +4,7 @@ import pytest
 import torch
 
 from inception_tl.training.callbacks import FeatureCache
-from tests.conftest import make_datamodule, write_image_tree
-from tests.finetune.helpers import classifier, fit
+from tests.helpers import classifier, fit, make_datamodule, write_image_tree
 
 LINEAR_PROBE = {"strategy": "linear_probe"}
 HEAD = {"kind": "mlp", "hidden": 16, "dropout": 0.3}  # dropout: the cached run must draw the same masks

@@ -4,8 +4,7 @@ import pytest
 import torch
 
 from inception_tl.errors import ConfigError
-from tests.conftest import make_datamodule, write_image_tree
-from tests.finetune.helpers import EpochSnapshots, changed, classifier, fit, snapshot
+from tests.helpers import EpochSnapshots, changed, classifier, fit, make_datamodule, snapshot, write_image_tree
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from inception_tl.errors import ConfigError
 from inception_tl.training.callbacks.interrupt import SaveOnInterrupt
-from tests.conftest import make_datamodule, write_image_tree
-from tests.finetune.helpers import classifier, fit
+from tests.helpers import classifier, fit, make_datamodule, write_image_tree
 
 EPOCHS = 3
 # Warm-up in epoch 0, the backbone from Mixed_6e up from epoch 1; an MLP head with dropout, so the resumed

@@ -4,8 +4,7 @@ import logging
 
 from inception_tl.training.callbacks import CompileTimeReport
 from inception_tl.training.compilation import compile_model
-from tests.conftest import make_datamodule, write_image_tree
-from tests.finetune.helpers import classifier, fit
+from tests.helpers import classifier, fit, make_datamodule, write_image_tree
 
 
 def test_every_stage_and_the_head_are_compiled_in_place_and_the_state_dict_keys_stay():

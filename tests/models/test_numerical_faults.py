@@ -5,8 +5,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from inception_tl.errors import TrainingError
-from tests.conftest import make_datamodule, write_image_tree
-from tests.finetune.helpers import classifier, fit
+from tests.helpers import classifier, fit, make_datamodule, write_image_tree
 
 
 def test_a_nan_loss_stops_the_run_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path):

@@ -10,7 +10,7 @@ from safetensors.torch import save_file
 
 from inception_tl.errors import WeightsError
 from inception_tl.models.backbone import create_backbone, load_backbone_weights
-from tests.conftest import REPO, compose_config
+from tests.helpers import REPO, compose_config
 
 
 def random_state_dict(name: str, num_classes: int = 0) -> dict[str, torch.Tensor]:

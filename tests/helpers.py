@@ -1,0 +1,234 @@
+"""Helpers the tests share: image trees and configs they build, a calibrated classifier, a quiet Trainer for the
+freeze-schedule tests, a callback that saves each DDP rank's weights, and a reader for offline W&B runs.
+(The pytest fixtures are in conftest.py.)"""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
+from lightning.pytorch.callbacks import Callback
+from omegaconf import DictConfig, open_dict
+from PIL import Image
+
+from inception_tl.config.schema import register_schemas
+from inception_tl.data import ImageDataModule
+from inception_tl.data.sources import ImageFolder
+from inception_tl.models import ImageClassifier
+from inception_tl.training.callbacks import FreezeScheduleCallback
+from inception_tl.training.callbacks.step_seed import StepSeed
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIG_DIR = REPO / "conf"
+
+
+def write_image_tree(root: Path, counts: Mapping[str, Mapping[str, int]], size: int = 80, seed: int = 0) -> Path:
+    """Write `counts[split][class]` random RGB PNGs under root/split/class/."""
+    rng = np.random.default_rng(seed)
+    for split, per_class in counts.items():
+        for name, n in per_class.items():
+            folder = root / split / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for index in range(n):
+                pixels = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(folder / f"{name}-{index:03d}.png")
+    return root
+
+
+def calibrated_classifier(backbone: str, class_names: list[str], image_size: int = 75, seed: int = 0):
+    """An untrained ImageClassifier in eval mode whose BatchNorm statistics come from a few random batches.
+
+    With the initial statistics (mean 0, variance 1) the deep stack saturates the softmax to one-hot
+    outputs, which would make any comparison of probabilities trivially equal.
+    """
+    import torch
+
+    from inception_tl.data.transforms import resolve_preprocessing
+    from inception_tl.models import ImageClassifier
+
+    torch.manual_seed(seed)
+    preprocessing = resolve_preprocessing(backbone, image_size)
+    model = ImageClassifier({"name": backbone, "pretrained": False}, class_names, preprocessing)
+    for module in model.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            module.momentum = None  # a plain average over the batches
+    with torch.no_grad():
+        for _ in range(3):
+            model(torch.rand(8, 3, image_size, image_size) * 2 - 1)
+    return model.eval()
+
+
+def make_datamodule(root: Path, **kwargs) -> ImageDataModule:
+    """An ImageFolder datamodule at the smallest Inception size, set up for fitting, its decoded-image
+    cache beside `root`."""
+    options = {"backbone": "inception_v3", "image_size": 75, "batch_size": 4, "num_workers": 0, "seed": 0}
+    options["cache_dir"] = str(root.parent / f"{root.name}-decoded")
+    datamodule = ImageDataModule(ImageFolder(), str(root), **{**options, **kwargs})
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    return datamodule
+
+
+def compose_config(overrides: list[str], output_dir: Path | None = None, config_name: str = "train") -> DictConfig:
+    """conf/<config_name>.yaml composed as `python <config_name>.py OVERRIDES` would, with the run directory set."""
+    register_schemas()
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
+    if output_dir is not None:
+        cfg.hydra.runtime.output_dir = str(output_dir)
+    HydraConfig.instance().set_config(cfg)
+    with open_dict(cfg):
+        del cfg.hydra
+    return cfg
+
+
+def classifier(
+    finetune: Mapping[str, Any] | None,
+    backbone: str = "inception_v3",
+    head: Mapping[str, Any] | None = None,
+    scheduler: Mapping[str, Any] | None = None,
+    lr: float = 1e-2,
+) -> ImageClassifier:
+    torch.manual_seed(0)
+    return ImageClassifier(
+        backbone={"name": backbone, "pretrained": False, "head": dict(head or {"kind": "linear"})},
+        class_names=["a", "b"],
+        preprocessing={},
+        optimizer={"opt": "adamw", "lr": lr, "weight_decay": 0.01},
+        scheduler=scheduler,
+        finetune=finetune,
+    )
+
+
+def fit(
+    model: ImageClassifier,
+    datamodule: L.LightningDataModule,
+    epochs: int,
+    callbacks: Sequence[Callback] = (),
+    ckpt_path: str | None = None,
+    schedule_callback: bool = True,
+    **trainer_options: Any,
+) -> L.Trainer:
+    """Fit as train.py does (freeze-schedule and step-seed callbacks), quietly, on the CPU."""
+    own = [FreezeScheduleCallback()] if schedule_callback else []
+    options = {"logger": False, "enable_checkpointing": False, **trainer_options}
+    trainer = L.Trainer(
+        accelerator="cpu",
+        devices=1,
+        max_epochs=epochs,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        callbacks=[*own, StepSeed(0), *callbacks],
+        **options,
+    )
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+    return trainer
+
+
+def snapshot(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """Every parameter and buffer (BatchNorm running statistics included), copied."""
+    return {name: tensor.detach().clone() for name, tensor in module.state_dict().items()}
+
+
+def changed(before: Mapping[str, torch.Tensor], after: Mapping[str, torch.Tensor]) -> set[str]:
+    return {name for name, tensor in before.items() if not torch.equal(tensor, after[name])}
+
+
+class EpochSnapshots(Callback):
+    """The backbone's state at the end of every training epoch, and the frozen-stage count during it."""
+
+    def __init__(self) -> None:
+        self.states: list[dict[str, torch.Tensor]] = []
+        self.frozen: list[int] = []
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: ImageClassifier) -> None:
+        self.states.append(snapshot(pl_module.backbone))
+        self.frozen.append(pl_module.frozen_stages)
+
+
+class SaveRankWeights(Callback):
+    """Writes `rank{R}-initial.pt` and, after each epoch, `rank{R}-epoch{E}.pt`: the model's state dict
+    and the sample indices this rank trained on in that epoch."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = Path(directory)
+
+    def _save(self, trainer: L.Trainer, pl_module: L.LightningModule, tag: str, indices: list[int]) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        state = {name: tensor.detach().clone() for name, tensor in pl_module.state_dict().items()}
+        torch.save({"state": state, "indices": indices}, self.directory / f"rank{trainer.global_rank}-{tag}.pt")
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._save(trainer, pl_module, "initial", [])
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        indices = [index for index, _ in trainer.train_dataloader.sampler]  # this epoch's shard of the data
+        self._save(trainer, pl_module, f"epoch{trainer.current_epoch}", indices)
+
+
+# Offline W&B runs (`run-*.wandb`) read back: their config, history rows and run record. The file is a
+# LevelDB-style log: a 7-byte header (":W&B", magic, version), then 32 KiB blocks of
+# records, each with a 7-byte header (CRC32, length, type: full, first, middle, last) and a protobuf
+# `wandb_internal_pb2.Record` as payload.
+
+BLOCK = 32 * 1024
+HEADER = 7
+FULL, FIRST, MIDDLE, LAST = 1, 2, 3, 4
+
+
+def records(path: Path) -> Iterator[Any]:
+    from wandb.proto import wandb_internal_pb2  # only the W&B test needs it
+
+    data = path.read_bytes()
+    if data[:4] != b":W&B":
+        raise ValueError(f"{path} is not a W&B run file")
+    offset, pending = HEADER, b""
+    while offset + HEADER <= len(data):
+        if BLOCK - offset % BLOCK < HEADER:  # the rest of a block too short for a header is padding
+            offset += BLOCK - offset % BLOCK
+            continue
+        _, length, kind = struct.unpack("<IHB", data[offset : offset + HEADER])
+        payload = data[offset + HEADER : offset + HEADER + length]
+        offset += HEADER + length
+        if kind in (FIRST, MIDDLE):
+            pending += payload
+            continue
+        if kind not in (FULL, LAST):
+            continue
+        record = wandb_internal_pb2.Record()
+        record.ParseFromString(pending + payload)
+        pending = b""
+        yield record
+
+
+def read_run(path: Path) -> dict[str, Any]:
+    """{"config": {...}, "history": [{key: value}, ...], "name", "group", "tags"} of an offline run."""
+    run: dict[str, Any] = {"config": {}, "history": []}
+    for record in records(path):
+        kind = record.WhichOneof("record_type")
+        if kind == "config":
+            for item in record.config.update:
+                key = item.key or "/".join(item.nested_key)
+                run["config"][key] = json.loads(item.value_json)
+        elif kind == "history":
+            row = {}
+            for item in record.history.item:
+                key = item.key or "/".join(item.nested_key)
+                row[key] = json.loads(item.value_json)
+            run["history"].append(row)
+        elif kind == "run":
+            run["name"], run["group"], run["tags"] = (
+                record.run.display_name,
+                record.run.run_group,
+                list(record.run.tags),
+            )
+    return run

@@ -3,6 +3,7 @@ the tests import are in helpers.py."""
 
 from __future__ import annotations
 
+import collections
 import functools
 import http.server
 import os
@@ -20,6 +21,13 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     import torch
 
     torch.set_num_threads(1)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files with the most slow tests first: pytest-xdist hands out whole files in this order (addopts turns
+    its own reordering off), so the long ones start at once and the many short ones fill the gaps at the end."""
+    slow_tests = collections.Counter(item.path for item in items if item.get_closest_marker("slow"))
+    items.sort(key=lambda item: -slow_tests[item.path])
 
 
 @pytest.fixture

@@ -1,11 +1,16 @@
-"""Helpers the tests share: image trees and configs they build, a calibrated classifier, a quiet Trainer for the
-freeze-schedule tests, a callback that saves each DDP rank's weights, and a reader for offline W&B runs.
-(The pytest fixtures are in conftest.py.)"""
+"""Helpers the tests share: the entry scripts run in this process, image trees and configs they build, a
+calibrated classifier, a quiet Trainer for the freeze-schedule tests, a callback that saves each DDP rank's
+weights, and a reader for offline W&B runs. (The pytest fixtures are in conftest.py.)"""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import runpy
 import struct
+import subprocess
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +33,24 @@ from inception_tl.training.callbacks.step_seed import StepSeed
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO / "conf"
+
+
+def run_entry_point(script: str, *arguments: str) -> subprocess.CompletedProcess:
+    """`python SCRIPT ARGUMENTS` run in this process: the script's own `@hydra.main` reads these arguments from
+    sys.argv, composes, runs and reports errors exactly as on the command line, without importing torch,
+    Lightning and timm again (about 10 s a command on 2 cores). Returns the exit code and what it printed."""
+    stdout, stderr, argv = io.StringIO(), io.StringIO(), sys.argv
+    sys.argv = [str(REPO / script), *arguments]
+    code: int | str | None = 0
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            runpy.run_path(str(REPO / script), run_name="__main__")
+    except SystemExit as exited:
+        code = exited.code
+    finally:
+        sys.argv = argv
+    returncode = 1 if isinstance(code, str) else code or 0  # sys.exit("message") exits 1
+    return subprocess.CompletedProcess([script, *arguments], returncode, stdout.getvalue(), stderr.getvalue())
 
 
 def write_image_tree(root: Path, counts: Mapping[str, Mapping[str, int]], size: int = 80, seed: int = 0) -> Path:

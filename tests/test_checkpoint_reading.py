@@ -2,15 +2,19 @@
 Python objects gives eval.py, predict.py and export.py the same one line naming the file and exit code 1, and
 nothing in the file is run."""
 
+import os
 import pathlib
+import time
 
 import pytest
 import torch
 
+from inception_tl.errors import ConfigError
 from inception_tl.tasks.cli import run_or_exit
 from inception_tl.tasks.evaluate import evaluate
 from inception_tl.tasks.export import export
 from inception_tl.tasks.predict import predict
+from inception_tl.training.checkpoints import resolve_checkpoint
 from tests.helpers import compose_config
 
 TASKS = {
@@ -61,3 +65,18 @@ def test_a_bad_checkpoint_is_one_line_naming_the_file_and_exit_1_and_nothing_run
         assert complaint in lines[0]
         assert "weights_only=False" not in lines[0]
     assert not (tmp_path / "EXECUTED").exists()
+
+
+def test_ckpt_path_last_takes_the_newest_earlier_run_and_explains_when_there_is_none(tmp_path):
+    runs = tmp_path / "outputs" / "train"
+    with pytest.raises(ConfigError, match="no earlier run"):
+        resolve_checkpoint("last", runs / "now")
+    for name, age in (("older", 100), ("newer", 10)):
+        checkpoint = runs / name / "checkpoints" / "last.ckpt"
+        checkpoint.parent.mkdir(parents=True)
+        checkpoint.write_bytes(b"x")
+        os.utime(checkpoint, (time.time() - age, time.time() - age))
+    assert resolve_checkpoint("last", runs / "now") == str(runs / "newer" / "checkpoints" / "last.ckpt")
+    with pytest.raises(ConfigError, match="is not a file"):
+        resolve_checkpoint(str(runs / "missing.ckpt"), runs / "now")
+    assert resolve_checkpoint(None, runs / "now") is None

@@ -2,8 +2,6 @@
 
 import functools
 import itertools
-import subprocess
-import sys
 
 import pytest
 import timm
@@ -15,7 +13,7 @@ from omegaconf import OmegaConf
 
 from inception_tl.finetune import FinetuneConfig
 from inception_tl.finetune.stages import backbone_stages
-from tests.helpers import CONFIG_DIR, REPO, compose_config
+from tests.helpers import CONFIG_DIR, compose_config, run_entry_point
 
 BACKBONES = sorted(p.stem for p in (CONFIG_DIR / "backbone").glob("*.yaml"))
 DATA = sorted(p.stem for p in (CONFIG_DIR / "data").glob("*.yaml"))
@@ -147,10 +145,8 @@ def test_wrong_types_and_misspelt_keys_are_caught_by_hydra_naming_the_key(tmp_pa
 
 
 def test_a_wrongly_typed_value_stops_the_cli_with_hydras_message_and_no_traceback():
-    # The in-process tests above see the exceptions; this checks what the user sees: Hydra's message alone.
-    result = subprocess.run(
-        [sys.executable, "train.py", "data.batch_size=abc"], cwd=REPO, capture_output=True, text=True, timeout=120
-    )
+    # The tests above see the exceptions; this checks what the user sees: Hydra's message alone.
+    result = run_entry_point("train.py", "data.batch_size=abc")
     assert result.returncode != 0
     assert "full_key: data.batch_size" in result.stderr
     assert "could not be converted to Integer" in result.stderr

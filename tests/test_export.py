@@ -42,6 +42,7 @@ def float32_error(classifier, images: torch.Tensor, expected: np.ndarray) -> flo
         return float(np.abs(exact(images.double()).numpy() - expected).max())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("backbone", "format_"), CASES)
 def test_exported_model_matches_pytorch(backbone, format_, tmp_path):
     classifier = classifier_for(backbone)

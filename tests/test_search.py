@@ -3,7 +3,6 @@ table and the best command, resumes an interrupted search from its SQLite storag
 
 import csv
 import subprocess
-import sys
 
 import optuna
 import pytest
@@ -14,7 +13,7 @@ from inception_tl.errors import ConfigError
 from inception_tl.search.space import parse_space, trial_overrides
 from inception_tl.tasks.cli import run_or_exit
 from inception_tl.tasks.train import run
-from tests.helpers import REPO, compose_config, write_image_tree
+from tests.helpers import compose_config, run_entry_point, write_image_tree
 
 TINY = ["backbone.pretrained=false", "data.image_size=75", "data.batch_size=4", "data.num_workers=0"]
 TINY += ["trainer=cpu", "callbacks.progress_bar=null"]
@@ -68,10 +67,10 @@ def test_a_trial_the_pruner_rejects_stops_after_its_first_epoch(tmp_path, folder
 
 
 def search(sweep_dir, folder, *extra: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "train.py", "-m", "hparams_search=inception_v3", "data=imagefolder"]
-    command += [f"data.root={folder}", f"paths.data_dir={sweep_dir.parent / 'cache'}", *TINY, "trainer.max_epochs=1"]
-    command += [f"hydra.sweep.dir={sweep_dir}", *extra]
-    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+    """`python train.py -m hparams_search=inception_v3 ...`, in this process (tests.helpers.run_entry_point)."""
+    arguments = ["-m", "hparams_search=inception_v3", "data=imagefolder", f"data.root={folder}"]
+    arguments += [f"paths.data_dir={sweep_dir.parent / 'cache'}", *TINY, "trainer.max_epochs=1"]
+    result = run_entry_point("train.py", *arguments, f"hydra.sweep.dir={sweep_dir}", *extra)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
 

@@ -1,21 +1,19 @@
 """benchmarks/throughput.py runs end to end at a tiny size and writes every figure it promises."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-from tests.helpers import REPO
+from tests.helpers import run_entry_point
 
 pytestmark = pytest.mark.slow
 
 
 def test_the_throughput_benchmark_measures_every_path_and_writes_its_json(tmp_path):
-    command = [sys.executable, "benchmarks/throughput.py", "experiment=quickstart", "data.source.train_per_class=6"]
-    command += ["data.source.test_per_class=2", "data.batch_size=4", "data.num_workers=0", "bench.steps=2"]
-    command += ["bench.warmup_steps=1", f"paths.data_dir={tmp_path / 'data'}", f"hydra.run.dir={tmp_path / 'run'}"]
-    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+    arguments = ["experiment=quickstart", "data.source.train_per_class=6", "data.source.test_per_class=2"]
+    arguments += ["data.batch_size=4", "data.num_workers=0", "bench.steps=2", "bench.warmup_steps=1"]
+    arguments += [f"paths.data_dir={tmp_path / 'data'}", f"hydra.run.dir={tmp_path / 'run'}"]
+    result = run_entry_point("benchmarks/throughput.py", *arguments)  # in this process, as tests.helpers explains
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
     report = json.loads((tmp_path / "run" / "throughput.json").read_text())

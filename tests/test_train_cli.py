@@ -1,10 +1,10 @@
 """The real CLI, end to end: the quickstart recipe on two of its classes (a run the suite can afford: the full
-quickstart takes minutes, its figures are in the README), then eval, predict and export on its checkpoint.
-Resuming through the CLI is tested in test_interrupt (SIGTERM, then ckpt_path=last)."""
+quickstart takes minutes, its figures are in the README), stopped by SIGTERM mid-epoch and resumed with
+`ckpt_path=last`; then eval, predict and export on the resumed run's checkpoint. The SIGTERM run is a process
+of its own; the others run the scripts' `@hydra.main` in this process (tests.helpers.run_entry_point)."""
 
 import csv
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -13,51 +13,72 @@ import numpy as np
 import pytest
 import torch
 
-from tests.helpers import REPO, write_image_tree
+from tests.helpers import REPO, run_entry_point
 
 pytestmark = pytest.mark.slow
 
 
-def run_script(script: str, *overrides: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    result = subprocess.run(
-        [sys.executable, script, *overrides], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
-    )
-    if check:
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+def run_script(script: str, *overrides: str) -> subprocess.CompletedProcess:
+    result = run_entry_point(script, *overrides)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
-
-
-def train(*overrides: str) -> subprocess.CompletedProcess:
-    return run_script("train.py", *overrides)
 
 
 CLASSES = ["circle", "star"]
 TEST_IMAGES = 2 * 50
-# 180 training images in batches of 32, 7 epochs: about 1,100 images seen. Measured on 2 cores (AMD EPYC,
-# AVX2): test accuracy 0.84 in 45 s of training; chance is 0.5.
+# 180 training images in batches of 16 (11 steps an epoch), 4 epochs at lr 1e-3: about 700 images seen.
+# From scratch, more and gentler steps (BatchNorm's running statistics settle) beat more images: measured on
+# 2 cores (AMD EPYC, AVX2), one thread, test accuracy 0.76, 0.75, 0.76, 0.77 with seeds 42, 1, 2, 3 (the
+# quickstart's batch 32 and lr 3e-3 gave 0.55 to 0.84); chance is 0.5.
 SMALL_QUICKSTART = [
     "experiment=quickstart",
     "data.source.classes=[circle,star]",
     "data.source.train_per_class=100",
-    "data.batch_size=32",
-    "trainer.max_epochs=7",
+    "data.batch_size=16",
+    "optim.lr=1e-3",
+    "trainer.max_epochs=4",
 ]
 
 
 @pytest.fixture(scope="module")
-def quickstart_run(tmp_path_factory):
+def interrupted_and_resumed(tmp_path_factory):
+    """The quickstart stopped by SIGTERM after batch 2 of epoch 1, then `ckpt_path=last` in a new run folder."""
     root = tmp_path_factory.mktemp("quickstart")
-    run_dir = root / "run"
-    result = train(*SMALL_QUICKSTART, f"paths.data_dir={root / 'data'}", f"hydra.run.dir={run_dir}")
-    return run_dir, root, result
+    common = [*SMALL_QUICKSTART, f"paths.data_dir={root / 'data'}"]
+    sigterm = ["+callbacks.sigterm._target_=tests.signals.SigtermAt", "+callbacks.sigterm.epoch=1"]
+    sigterm += ["+callbacks.sigterm.batch=2", f"hydra.run.dir={root / 'runs' / 'interrupted'}"]
+    interrupted = subprocess.run(
+        [sys.executable, "train.py", *common, *sigterm], cwd=REPO, capture_output=True, text=True, timeout=600
+    )
+    resumed = run_script("train.py", *common, f"hydra.run.dir={root / 'runs' / 'resumed'}", "ckpt_path=last")
+    return root / "runs", interrupted, resumed
+
+
+@pytest.fixture(scope="module")
+def quickstart_run(interrupted_and_resumed):
+    runs, _, resumed = interrupted_and_resumed
+    return runs / "resumed", runs.parent, resumed
+
+
+def test_sigterm_mid_epoch_saves_a_checkpoint_that_ckpt_path_last_resumes_to_the_end(interrupted_and_resumed):
+    runs, interrupted, resumed = interrupted_and_resumed
+    assert interrupted.returncode == 143, interrupted.stdout[-2000:] + interrupted.stderr[-2000:]
+    saved = runs / "interrupted" / "checkpoints" / "last.ckpt"
+    assert "Resume with the same command plus ckpt_path=last" in interrupted.stdout + interrupted.stderr
+    state = torch.load(saved, map_location="cpu", weights_only=True)
+    assert (state["epoch"], state["global_step"]) == (1, 14)  # mid-epoch: 11 steps of epoch 0, 3 of epoch 1
+    assert not saved.with_suffix(".ckpt.part").exists()
+
+    assert f"Resuming from {saved}" in resumed.stdout.replace("\n", "")
+    final = torch.load(runs / "resumed" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert (final["epoch"], final["global_step"]) == (3, 44)  # finished all 4 epochs
 
 
 def test_quickstart_learns_and_writes_its_outputs(quickstart_run):
     run_dir, _, result = quickstart_run
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["class_names"] == CLASSES
-    # Held-out images of two balanced classes: chance is 0.5; measured 0.84 (see SMALL_QUICKSTART).
+    # Held-out images of two balanced classes: chance is 0.5; measured 0.75 to 0.77 (see SMALL_QUICKSTART).
     assert metrics["test/acc"] >= 0.65, metrics
     for key in ("val/acc", "val/f1", "val/auroc", "test/precision", "test/recall", "test/f1", "test/auroc"):
         assert 0.0 <= metrics[key] <= 1.0
@@ -80,38 +101,6 @@ def test_the_checkpoint_carries_class_names_and_preprocessing(quickstart_run):
     assert hparams["preprocessing"]["mean"] == (0.5, 0.5, 0.5)
     assert hparams["preprocessing"]["interpolation"] == "bicubic"
     assert hparams["backbone"]["name"] == "inception_v3"
-
-
-def test_a_folder_with_a_broken_image_trains_with_skip_and_lists_what_it_left_out(tmp_path):
-    root = write_image_tree(tmp_path / "mine", {"train": {"cat": 6, "dog": 6}, "test": {"cat": 2, "dog": 2}})
-    broken = root / "train" / "dog" / "broken.jpg"
-    broken.write_bytes(b"\xff\xd8 not really a jpeg")
-    (root / "train" / "cat" / "notes.txt").write_text("not an image")
-    common = ["data=imagefolder", f"data.root={root}", "backbone.pretrained=false", "data.image_size=75"]
-    common += [f"paths.data_dir={tmp_path / 'cache'}"]
-    common += ["debug=fast_dev_run", "data.batch_size=4", "data.num_workers=0", "trainer=cpu"]
-
-    refused = run_script("train.py", *common, f"hydra.run.dir={tmp_path / 'refused'}", check=False)
-    assert refused.returncode == 1
-    assert str(broken) in refused.stderr
-    assert "data.on_bad_image=skip" in refused.stderr
-    assert "Traceback" not in refused.stderr
-
-    run_dir = tmp_path / "skipped"
-    result = run_script("train.py", *common, "data.on_bad_image=skip", f"hydra.run.dir={run_dir}")
-    assert "Running in `fast_dev_run` mode" in result.stdout + result.stderr
-    with open(run_dir / "skipped_images.csv") as handle:
-        assert [row["path"] for row in csv.DictReader(handle)] == [str(broken)]
-    summary = json.loads((run_dir / "data_summary.json").read_text())
-    assert summary["not_images"] == [str(root / "train" / "cat" / "notes.txt")]
-    assert summary["counts"]["test"] == {"cat": 2, "dog": 2}
-    assert (
-        sum(summary["counts"]["train"].values()) + sum(summary["counts"]["val"].values()) == 12
-    )  # the broken one left out
-    assert "Skipped 1 unreadable image(s)" in result.stdout
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert metrics["best_checkpoint"] is None  # fast_dev_run saves none
-    assert "test/acc" in metrics
 
 
 def test_quickstart_writes_a_report_that_agrees_with_its_metrics(quickstart_run):

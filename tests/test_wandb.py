@@ -1,24 +1,22 @@
 """W&B, offline: a two-job Hydra multirun gives two runs, each with the config, history, figures and table."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-from tests.helpers import REPO, read_run
+from tests.helpers import read_run, run_entry_point
 
 pytestmark = pytest.mark.slow
 
 
-def test_each_multirun_job_gets_its_own_complete_wandb_run(tmp_path):
+def test_each_multirun_job_gets_its_own_complete_wandb_run(tmp_path, monkeypatch):
     sweep = tmp_path / "sweep"
-    command = [sys.executable, "train.py", "--multirun", "experiment=quickstart", "logger=wandb", "seed=1,2"]
-    command += ["trainer.max_epochs=2", "data.source.train_per_class=8", "data.source.test_per_class=2"]
-    command += ["data.num_workers=0", f"paths.data_dir={tmp_path / 'data'}", f"hydra.sweep.dir={sweep}"]
-    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
-    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    arguments = ["--multirun", "experiment=quickstart", "logger=wandb", "seed=1,2", "trainer.max_epochs=2"]
+    arguments += ["data.source.train_per_class=8", "data.source.test_per_class=2", "data.num_workers=0"]
+    arguments += [f"paths.data_dir={tmp_path / 'data'}", f"hydra.sweep.dir={sweep}"]
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    result = run_entry_point("train.py", *arguments)  # in this process, as tests.helpers explains
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
     for job, seed in ((0, 1), (1, 2)):

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -11,7 +12,9 @@ from inception_tl.data.images import load_rgb
 from inception_tl.data.scan import scan_folder
 from inception_tl.data.summary import class_counts, summary_notes, write_summary
 from inception_tl.errors import ConfigError, DataError
-from tests.helpers import make_datamodule, write_image_tree
+from inception_tl.tasks.cli import run_or_exit
+from inception_tl.tasks.train import run
+from tests.helpers import compose_config, make_datamodule, write_image_tree
 
 
 def random_png_bytes(tmp_path, size=80) -> bytes:
@@ -171,3 +174,41 @@ def test_the_printed_summary_keeps_long_paths_whole(tmp_path):
     with console.capture() as captured:
         report_data(tmp_path / "run", datamodule)
     assert str(broken) in captured.get()  # one line, so grep and copy-paste find it
+
+
+def test_a_broken_image_stops_the_whole_run_naming_it_or_is_skipped_and_listed(tmp_path, capfd, caplog):
+    """The whole of train.py's run, as the CLI calls it (run_or_exit): one message and exit 1, or with
+    data.on_bad_image=skip a finished run that lists the image it left out."""
+    root = write_image_tree(tmp_path / "mine", {"train": {"cat": 6, "dog": 6}, "test": {"cat": 2, "dog": 2}})
+    broken = root / "train" / "dog" / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8 not really a jpeg")
+    (root / "train" / "cat" / "notes.txt").write_text("not an image")
+    common = ["data=imagefolder", f"data.root={root}", "backbone.pretrained=false", "data.image_size=75"]
+    common += [f"paths.data_dir={tmp_path / 'cache'}", "callbacks.progress_bar=null"]
+    common += ["debug=fast_dev_run", "data.batch_size=4", "data.num_workers=0", "trainer=cpu"]
+
+    with pytest.raises(SystemExit) as exited:
+        run_or_exit(run, compose_config(common, tmp_path / "refused"))
+    assert exited.value.code == 1
+    refused = capfd.readouterr().err
+    assert str(broken) in refused
+    assert "data.on_bad_image=skip" in refused
+    assert "Traceback" not in refused
+
+    run_dir = tmp_path / "skipped"
+    caplog.set_level(logging.INFO)  # Lightning's messages (under pytest they reach its log capture)
+    metrics = run_or_exit(run, compose_config([*common, "data.on_bad_image=skip"], run_dir))
+    output = capfd.readouterr()
+    assert "Running in `fast_dev_run` mode" in caplog.text
+    with open(run_dir / "skipped_images.csv") as handle:
+        assert [row["path"] for row in csv.DictReader(handle)] == [str(broken)]
+    summary = json.loads((run_dir / "data_summary.json").read_text())
+    assert summary["not_images"] == [str(root / "train" / "cat" / "notes.txt")]
+    assert summary["counts"]["test"] == {"cat": 2, "dog": 2}
+    assert (
+        sum(summary["counts"]["train"].values()) + sum(summary["counts"]["val"].values()) == 12
+    )  # the broken one left out
+    assert "Skipped 1 unreadable image(s)" in output.out
+    assert json.loads((run_dir / "metrics.json").read_text()) == metrics
+    assert metrics["best_checkpoint"] is None  # fast_dev_run saves none
+    assert "test/acc" in metrics

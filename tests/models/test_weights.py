@@ -1,8 +1,5 @@
 """Local weight files: exact loading, classifier dropped, mismatches and unsafe pickles refused."""
 
-import subprocess
-import sys
-
 import pytest
 import timm
 import torch
@@ -10,7 +7,7 @@ from safetensors.torch import save_file
 
 from inception_tl.errors import WeightsError
 from inception_tl.models.backbone import create_backbone, load_backbone_weights
-from tests.helpers import REPO, compose_config
+from tests.helpers import compose_config, run_entry_point
 
 
 def random_state_dict(name: str, num_classes: int = 0) -> dict[str, torch.Tensor]:
@@ -62,20 +59,16 @@ def test_weights_through_the_config_reach_the_model(tmp_path):
     assert all(torch.equal(model.backbone.state_dict()[key], saved[key]) for key in saved)
 
 
-def test_unreachable_hub_tells_how_to_train_offline(tmp_path):
+def test_unreachable_hub_tells_how_to_train_offline(tmp_path, monkeypatch):
     """No network and an empty cache: the CLI names the fix instead of printing a hub stack trace."""
-    env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "PATH": "/usr/bin:/bin"}
-    command = [
-        sys.executable,
-        "train.py",
-        "experiment=quickstart",
-        "backbone.pretrained=true",
-        f"paths.data_dir={tmp_path}",
-        "data.source.train_per_class=2",
-        "data.source.test_per_class=1",
-        f"hydra.run.dir={tmp_path / 'run'}",
-    ]
-    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    import huggingface_hub.constants
+
+    # What HF_HUB_OFFLINE=1 and an empty HF_HOME set when huggingface_hub is imported (it already is here).
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    arguments = ["experiment=quickstart", "backbone.pretrained=true", f"paths.data_dir={tmp_path}"]
+    arguments += ["data.source.train_per_class=2", "data.source.test_per_class=1", f"hydra.run.dir={tmp_path / 'run'}"]
+    result = run_entry_point("train.py", *arguments)  # in this process, as tests.helpers explains
     assert result.returncode == 1
     assert "Could not load pretrained inception_v3 weights" in result.stderr
     assert "backbone.pretrained=false" in result.stderr

@@ -97,8 +97,12 @@ def test_a_two_trial_search_writes_its_table_and_best_command_and_resumes_an_int
     assert "+search" not in best.command
     trial_row = next(row for row in rows if row["trial"] == str(best.trial))
     assert f"optim.lr={float(trial_row['optim.lr'])!r}" in best.command
-    for row in rows:  # each trial is one run directory, its metric what the table says
+    for row in rows:  # each trial is one run directory, with the report's tables but not its figures
         assert (sweep_dir / row["trial"] / "config.yaml").is_file()
+        assert not (sweep_dir / row["trial"] / "checkpoints" / "last.ckpt").exists()
+        if row["state"] == "COMPLETE":
+            written = sorted(path.name for path in (sweep_dir / row["trial"] / "report").iterdir())
+            assert written == ["per_class.csv", "per_class.json", "predictions.csv"]
 
     # A trial cut short (the process killed mid-trial) stays RUNNING in the storage; the next run of the
     # same command marks it failed, runs its parameters again, then goes on to n_trials.

@@ -33,7 +33,7 @@ def test_training_and_eval_score_each_test_image_once_and_report_that_pass(tmp_p
     overrides = ["data=imagefolder", f"data.root={root}", "data.cache=none", "data.image_size=75"]
     overrides += [f"paths.data_dir={tmp_path / 'cache'}"]
     overrides += ["data.batch_size=4", "data.num_workers=0", "backbone.pretrained=false", "trainer=cpu"]
-    overrides += ["trainer.max_epochs=1", "finetune=full", "~logger", "callbacks.progress_bar=null"]
+    overrides += ["trainer.max_epochs=1", "finetune=full", "~logger", "callbacks.progress_bar=null", "figures=false"]
     run_dir = tmp_path / "run"
     metrics = run(compose_config(overrides, run_dir))
 
@@ -51,7 +51,7 @@ def test_training_and_eval_score_each_test_image_once_and_report_that_pass(tmp_p
     decoded.clear()
     eval_dir = tmp_path / "eval"
     checkpoint = run_dir / "checkpoints" / "best.ckpt"
-    evaluated = evaluate(compose_config([f"ckpt_path={checkpoint}"], eval_dir, config_name="eval"))
+    evaluated = evaluate(compose_config([f"ckpt_path={checkpoint}", "figures=false"], eval_dir, config_name="eval"))
     assert {path: decoded[path] for path in test_images} == dict.fromkeys(test_images, 1)
     assert {key: evaluated[key] for key in metrics if key.startswith("test/")} == {
         key: value for key, value in metrics.items() if key.startswith("test/")

@@ -21,7 +21,14 @@ from rich.table import Table
 
 from inception_tl.evaluation import plots
 from inception_tl.evaluation.predictions import Predictions
-from inception_tl.evaluation.report import binary_roc, most_confident_mistakes, per_class_rows, reliability
+from inception_tl.evaluation.report import (
+    Reliability,
+    RocCurve,
+    binary_roc,
+    most_confident_mistakes,
+    per_class_rows,
+    reliability,
+)
 
 console = Console(soft_wrap=True)  # long paths stay on one line, greppable in logs
 
@@ -57,7 +64,9 @@ def log_report(loggers: Sequence[Logger], figures: Mapping[str, Path], predictio
         if isinstance(logger, WandbLogger):
             import wandb
 
-            logger.log_image(key=f"{prefix}/figures", images=[str(p) for p in figures.values()], caption=list(figures))
+            if figures:
+                images = [str(path) for path in figures.values()]
+                logger.log_image(key=f"{prefix}/figures", images=images, caption=list(figures))
             shown = range(min(len(predictions.paths), MAX_TABLE_IMAGES))
             names = predictions.class_names
             rows = [
@@ -86,8 +95,10 @@ def write_report(
     split: str,
     history: Sequence[Mapping[str, Any]] = (),
     loggers: Sequence[Logger] = (),
+    figures: bool = True,
 ) -> dict[str, Any]:
-    """Write every file of the report for `split`; returns the summary also saved as `per_class.json`."""
+    """Write every file of the report for `split` (the PNGs only with `figures`); returns the summary also saved
+    as `per_class.json`."""
     directory.mkdir(parents=True, exist_ok=True)
     rows = per_class_rows(predictions)
     bins = reliability(predictions)
@@ -101,6 +112,20 @@ def write_report(
     (directory / "per_class.json").write_text(json.dumps(summary, indent=2))
     predictions.to_csv(directory / "predictions.csv")
 
+    drawn = draw_figures(directory, predictions, bins, roc, history) if figures else {}
+    print_per_class(rows, f"Per-class report ({split}, {len(predictions.labels)} images); ECE {bins.ece:.4f}")
+    log_report(loggers, drawn, predictions, prefix=split)
+    return summary
+
+
+def draw_figures(
+    directory: Path,
+    predictions: Predictions,
+    bins: Reliability,
+    roc: RocCurve | None,
+    history: Sequence[Mapping[str, Any]],
+) -> dict[str, Path]:
+    """The report's PNGs, by name."""
     names = predictions.class_names
     figures = {
         "confusion_matrix": plots.confusion_matrix(
@@ -114,10 +139,7 @@ def write_report(
     figures["reliability"] = plots.reliability_diagram(bins, directory / "reliability.png")
     mistakes = most_confident_mistakes(predictions)
     figures["mistakes"] = plots.mistakes_grid(predictions, mistakes, directory / "mistakes.png")
-
-    print_per_class(rows, f"Per-class report ({split}, {len(predictions.labels)} images); ECE {bins.ece:.4f}")
-    log_report(loggers, figures, predictions, prefix=split)
-    return summary
+    return figures
 
 
 def print_metrics(metrics: dict[str, Any]) -> None:
@@ -137,9 +159,10 @@ def write_outputs(
     split: str,
     history: list[dict[str, Any]],
     loggers: list[Logger],
+    figures: bool = True,
 ) -> None:
     """metrics.json, the metrics table and the report of `split` (rank zero only)."""
     (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     print_metrics(metrics)
-    write_report(output_dir / "report", predictions, split, history, loggers)
+    write_report(output_dir / "report", predictions, split, history, loggers, figures)
     console.print(f"Outputs in [bold]{output_dir}[/bold]")

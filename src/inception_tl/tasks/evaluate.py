@@ -58,7 +58,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         if trainer.is_global_zero:
             output_dir.mkdir(parents=True, exist_ok=True)
             (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-            write_outputs(output_dir, metrics, predictions, cfg.split, [], trainer.loggers)
+            write_outputs(output_dir, metrics, predictions, cfg.split, [], trainer.loggers, cfg.figures)
     finally:
         finish_wandb_runs(trainer.loggers)
     return metrics

@@ -134,7 +134,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
         if trainer.is_global_zero:
             split = "test" if datamodule.has_test else "val"
-            write_outputs(output_dir, metrics, predictions, split, history, trainer.loggers)
+            write_outputs(output_dir, metrics, predictions, split, history, trainer.loggers, cfg.figures)
     finally:
         finish_wandb_runs(trainer.loggers)
     return metrics

@@ -189,7 +189,11 @@ def test_export_to_onnx_reproduces_the_runs_test_probabilities(quickstart_run, t
 
     run_dir, _, _ = quickstart_run
     run_script(
-        "export.py", f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}", "format=onnx", f"output_dir={tmp_path}"
+        "export.py",
+        f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}",
+        "format=onnx",
+        f"output_dir={tmp_path}",
+        f"hydra.run.dir={tmp_path / 'run'}",
     )
     card = json.loads((tmp_path / "model.json").read_text())
     assert card["class_names"] == CLASSES

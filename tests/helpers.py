@@ -1,17 +1,18 @@
-"""Helpers the tests share: the entry scripts run in this process, image trees and configs they build, a
-calibrated classifier, a quiet Trainer for the freeze-schedule tests, a callback that saves each DDP rank's
-weights, and a reader for offline W&B runs. (The pytest fixtures are in conftest.py.)"""
+"""Helpers the tests share: the entry scripts run in this process, a forked child for the kill tests, image
+trees and configs they build, a calibrated classifier, a quiet Trainer for the freeze-schedule tests, a callback
+that saves each DDP rank's weights, and a reader for offline W&B runs. (The pytest fixtures are in conftest.py.)"""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import json
+import multiprocessing
 import runpy
 import struct
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,20 @@ def run_entry_point(script: str, *arguments: str) -> subprocess.CompletedProcess
         sys.argv = argv
     returncode = 1 if isinstance(code, str) else code or 0  # sys.exit("message") exits 1
     return subprocess.CompletedProcess([script, *arguments], returncode, stdout.getvalue(), stderr.getvalue())
+
+
+def run_in_forked_child(target: Callable[..., Any], *arguments: Any, timeout: float = 120) -> int | None:
+    """Run `target(*arguments)` in a forked copy of this process; returns its exit code (minus the signal that
+    ended it). Forked rather than a new interpreter, which would spend about 8 s on 2 cores importing torch
+    and the project again: the tests that kill a process half way through a write only need it killed."""
+    child = multiprocessing.get_context("fork").Process(target=target, args=arguments)
+    child.start()
+    child.join(timeout)
+    if child.is_alive():
+        child.kill()
+        child.join()
+        raise AssertionError(f"{target.__name__} was still running after {timeout} s")
+    return child.exitcode
 
 
 def write_image_tree(root: Path, counts: Mapping[str, Mapping[str, int]], size: int = 80, seed: int = 0) -> Path:

@@ -17,6 +17,7 @@ from tests.helpers import compose_config, run_entry_point, write_image_tree
 
 TINY = ["backbone.pretrained=false", "data.image_size=75", "data.batch_size=4", "data.num_workers=0"]
 TINY += ["trainer=cpu", "callbacks.progress_bar=null"]
+TINY += ["callbacks.model_checkpoint=null"]  # no trial's best.ckpt is read here (test_recipes reads a run's)
 
 
 def test_the_search_space_reads_hydras_sweep_syntax_and_the_command_line_wins():

@@ -4,17 +4,16 @@ built once by processes starting together, and never trusted when a build was ki
 import multiprocessing
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from inception_tl.data import cache
 from inception_tl.data.cache import CachedImages, FileImages, StorageSpec, build_cache, cache_key
 from inception_tl.data.images import decode_for_storage
-from tests.helpers import REPO, make_datamodule, write_image_tree
+from tests.helpers import make_datamodule, write_image_tree
 
 SPEC = StorageSpec(shorter_side=85, interpolation="bicubic")
 
@@ -94,24 +93,23 @@ def test_two_processes_starting_together_build_the_cache_once(mixed_tree, tmp_pa
     assert all(np.array_equal(cached.read(i), decode_for_storage(p, 85, "bicubic")) for i, p in enumerate(paths))
 
 
-SLOW_BUILD = """
-import sys, time
-from pathlib import Path
-import inception_tl.data.cache as cache
-decode = cache.decode_for_storage
-def slow(*args):
-    time.sleep(0.5)
-    return decode(*args)
-cache.decode_for_storage = slow
-paths = sys.argv[2:]
-cache.build_cache(paths, cache.StorageSpec(85, "bicubic"), Path(sys.argv[1]), workers=1)
-"""
+def build_slowly(paths: list[str], directory) -> None:
+    """In a forked child: builds the cache at half a second an image, to be killed half way."""
+    decode = cache.decode_for_storage
+
+    def slow(*args):
+        time.sleep(0.5)
+        return decode(*args)
+
+    cache.decode_for_storage = slow  # in the child only
+    build_cache(paths, SPEC, directory, workers=1)
 
 
 def test_a_build_killed_half_way_leaves_nothing_that_a_later_run_trusts(mixed_tree, tmp_path):
     paths = image_paths(mixed_tree)
     directory = tmp_path / "cache" / cache_key(paths, SPEC)
-    child = subprocess.Popen([sys.executable, "-c", SLOW_BUILD, str(directory), *paths], cwd=REPO)
+    child = multiprocessing.get_context("fork").Process(target=build_slowly, args=(paths, directory))
+    child.start()
     deadline = time.monotonic() + 60
     staged = []
     while time.monotonic() < deadline and not any(p.stat().st_size for p in staged):
@@ -119,7 +117,7 @@ def test_a_build_killed_half_way_leaves_nothing_that_a_later_run_trusts(mixed_tr
         time.sleep(0.05)
     assert staged, "the child never started writing"
     os.kill(child.pid, signal.SIGKILL)  # mid-build: some images written, others not
-    child.wait()
+    child.join()
     assert not directory.exists()  # nothing under the name a run looks for
 
     assert build_cache(paths, SPEC, directory, workers=2)  # rebuilt, not reused

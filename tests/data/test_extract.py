@@ -1,16 +1,15 @@
 """An extraction that fails or is killed half way never leaves a folder that looks complete."""
 
+import os
 import signal
-import subprocess
-import sys
-import textwrap
 import zipfile
+from pathlib import Path
 
 import pytest
 
 from inception_tl.data.extract import extract_zip
 from inception_tl.errors import DataError
-from tests.helpers import REPO
+from tests.helpers import run_in_forked_child
 
 MEMBERS = {f"horses/horse{index}.txt": f"horse number {index} " * 200 for index in range(5)}
 
@@ -33,33 +32,25 @@ def test_a_corrupt_member_is_an_error_naming_the_archive_and_leaves_no_folder(tm
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.zip"]  # no train/, no staging folder
 
 
-# Extracts, but dies by SIGKILL once three members are written.
-KILLED_WHILE_EXTRACTING = textwrap.dedent(
-    """
-    import os, signal, sys, zipfile
-    from pathlib import Path
-    from inception_tl.data.extract import extract_zip
-
+def extract_then_die(archive: Path, destination: Path) -> None:
+    """Extracts in a forked child, which dies by SIGKILL once three members are written."""
     written = []
     real_extract = zipfile.ZipFile._extract_member
-    def extract_then_die(self, member, path, pwd):
+
+    def extract_member_then_die(self, member, path, pwd):
         written.append(member)
         if len(written) == 4:
             os.kill(os.getpid(), signal.SIGKILL)
         return real_extract(self, member, path, pwd)
-    zipfile.ZipFile._extract_member = extract_then_die
-    extract_zip(Path(sys.argv[1]), Path(sys.argv[2]))
-    """
-)
+
+    zipfile.ZipFile._extract_member = extract_member_then_die  # in the child only
+    extract_zip(archive, destination)
 
 
 def test_an_extraction_killed_half_way_is_redone_on_the_next_run(tmp_path):
     archive, destination = tmp_path / "data.zip", tmp_path / "train"
     build_zip(archive)
-    killed = subprocess.run(
-        [sys.executable, "-c", KILLED_WHILE_EXTRACTING, str(archive), str(destination)], cwd=REPO, timeout=120
-    )
-    assert killed.returncode == -signal.SIGKILL
+    assert run_in_forked_child(extract_then_die, archive, destination) == -signal.SIGKILL
     assert not destination.exists()  # what was written is in a hidden staging folder
     assert len(list(tmp_path.glob(".train.partial-*"))) == 1
 

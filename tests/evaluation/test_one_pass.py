@@ -31,7 +31,7 @@ def test_training_and_eval_score_each_test_image_once_and_report_that_pass(tmp_p
     root = write_image_tree(tmp_path / "mine", {"train": {"cat": 6, "dog": 6}, "test": {"cat": 3, "dog": 4}})
     test_images = sorted(str(path) for path in (root / "test").rglob("*.png"))
     overrides = ["data=imagefolder", f"data.root={root}", "data.cache=none", "data.image_size=75"]
-    overrides += [f"paths.data_dir={tmp_path / 'cache'}"]
+    overrides += [f"paths.data_dir={tmp_path / 'cache'}", "callbacks.last_checkpoint=null"]
     overrides += ["data.batch_size=4", "data.num_workers=0", "backbone.pretrained=false", "trainer=cpu"]
     overrides += ["trainer.max_epochs=1", "finetune=full", "~logger", "callbacks.progress_bar=null", "figures=false"]
     run_dir = tmp_path / "run"

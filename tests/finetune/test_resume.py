@@ -1,5 +1,8 @@
 """A run interrupted at any point and resumed from its checkpoint ends with the uninterrupted run's weights."""
 
+import shutil
+from pathlib import Path
+
 import pytest
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
@@ -17,15 +20,16 @@ HEAD = {"kind": "mlp", "hidden": 32, "dropout": 0.3}
 SCHEDULER = {"name": "cosine", "lr_warmup_epochs": 1, "warmup_start_factor": 0.1, "min_lr_ratio": 0.01}
 
 
-class StopAfterEpoch(Callback):
-    """Stops the run after `epoch` as a crash would, once last.ckpt of that epoch is written."""
+class KeepEachEpochsLastCheckpoint(Callback):
+    """Copies last.ckpt to epoch{N}.ckpt when epoch N+1 starts: the file a run stopped after epoch N leaves
+    (Lightning runs the checkpoint callbacks after all others, so at epoch N's own end it is not written yet)."""
 
-    def __init__(self, epoch: int) -> None:
-        self.epoch = epoch
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
 
-    def on_train_epoch_end(self, trainer, pl_module) -> None:
-        if trainer.current_epoch == self.epoch:
-            trainer.should_stop = True
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        if trainer.current_epoch > 0:
+            shutil.copy(self.directory / "last.ckpt", self.directory / f"epoch{trainer.current_epoch - 1}.ckpt")
 
 
 class SigtermAfterBatch(Callback):
@@ -56,39 +60,55 @@ def train(tiny_data, checkpoints, callbacks=(), ckpt_path=None, finetune=FINETUN
 
 @pytest.fixture(scope="module")
 def uninterrupted(tiny_data, tmp_path_factory):
-    return train(tiny_data, tmp_path_factory.mktemp("uninterrupted")).state_dict()
+    """The final weights of the whole run, and the checkpoints it left after each epoch."""
+    checkpoints = tmp_path_factory.mktemp("uninterrupted")
+    state = train(tiny_data, checkpoints, callbacks=[KeepEachEpochsLastCheckpoint(checkpoints)]).state_dict()
+    return state, checkpoints
 
 
-@pytest.mark.parametrize("stop_after", [0, 1], ids=["interrupted-in-warmup", "interrupted-after-unfreezing"])
-def test_a_resumed_run_ends_with_the_uninterrupted_runs_weights(tiny_data, uninterrupted, tmp_path, stop_after):
-    train(tiny_data, tmp_path, callbacks=[StopAfterEpoch(stop_after)])
-    resumed = train(tiny_data, tmp_path, ckpt_path=str(tmp_path / "last.ckpt")).state_dict()
-    assert resumed.keys() == uninterrupted.keys()
-    for name, tensor in uninterrupted.items():
+def resume(tiny_data, checkpoint: Path, run_dir: Path):
+    """A new run in its own folder, as `ckpt_path=last` starts one, from a copy of `checkpoint`."""
+    shutil.copy(checkpoint, run_dir / "resume-from.ckpt")
+    return train(tiny_data, run_dir / "checkpoints", ckpt_path=str(run_dir / "resume-from.ckpt"))
+
+
+@pytest.mark.parametrize("stopped_after", [0, 1], ids=["interrupted-in-warmup", "interrupted-after-unfreezing"])
+def test_a_resumed_run_ends_with_the_uninterrupted_runs_weights(tiny_data, uninterrupted, tmp_path, stopped_after):
+    final, checkpoints = uninterrupted
+    resumed = resume(tiny_data, checkpoints / f"epoch{stopped_after}.ckpt", tmp_path).state_dict()
+    assert resumed.keys() == final.keys()
+    for name, tensor in final.items():
         torch.testing.assert_close(resumed[name], tensor, rtol=0, atol=1e-6, msg=name)
     initial = classifier(FINETUNE, head=HEAD).state_dict()
     assert any(not torch.equal(tensor, initial[name]) for name, tensor in resumed.items())  # it did train
 
 
+@pytest.fixture(scope="module")
+def stopped_by_sigterm(tiny_data, tmp_path_factory):
+    """The run stopped by SIGTERM after the first of epoch 1's three batches (12 images in batches of 4)."""
+    checkpoints = tmp_path_factory.mktemp("sigterm")
+    stop = [SaveOnInterrupt(str(checkpoints)), SigtermAfterBatch(epoch=1, batch=0)]
+    with pytest.raises(SIGTERMException):
+        train(tiny_data, checkpoints, callbacks=stop)
+    return checkpoints / "last.ckpt"
+
+
 @pytest.mark.parametrize("workers", [0, 2], ids=["in-process", "worker-processes"])
 def test_a_run_stopped_mid_epoch_by_sigterm_resumes_to_the_uninterrupted_runs_weights(
-    tiny_data, uninterrupted, tmp_path, workers
+    tiny_data, uninterrupted, stopped_by_sigterm, tmp_path, workers
 ):
-    # 12 training images in batches of 4: stopped after the first of epoch 1's three batches.
-    with pytest.raises(SIGTERMException):
-        train(tiny_data, tmp_path, callbacks=[SaveOnInterrupt(str(tmp_path)), SigtermAfterBatch(epoch=1, batch=0)])
-    saved = torch.load(tmp_path / "last.ckpt", map_location="cpu", weights_only=True)
+    saved = torch.load(stopped_by_sigterm, map_location="cpu", weights_only=True)
     assert (saved["epoch"], saved["global_step"]) == (1, 4)
     tiny_data.num_workers = workers  # worker processes fetch ahead: the resumed order must still be right
     try:
-        resumed = train(tiny_data, tmp_path, ckpt_path=str(tmp_path / "last.ckpt")).state_dict()
+        resumed = resume(tiny_data, stopped_by_sigterm, tmp_path).state_dict()
     finally:
         tiny_data.num_workers = 0
-    for name, tensor in uninterrupted.items():
+    for name, tensor in uninterrupted[0].items():
         torch.testing.assert_close(resumed[name], tensor, rtol=0, atol=1e-6, msg=name)
 
 
-def test_resuming_with_other_finetune_settings_is_refused(tiny_data, tmp_path):
-    train(tiny_data, tmp_path, callbacks=[StopAfterEpoch(0)])
+def test_resuming_with_other_finetune_settings_is_refused(tiny_data, uninterrupted, tmp_path):
+    shutil.copy(uninterrupted[1] / "epoch0.ckpt", tmp_path / "last.ckpt")
     with pytest.raises(ConfigError, match="same finetune settings"):
         train(tiny_data, tmp_path, ckpt_path=str(tmp_path / "last.ckpt"), finetune={**FINETUNE, "warmup_epochs": 2})

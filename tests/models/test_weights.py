@@ -56,7 +56,8 @@ def test_weights_through_the_config_reach_the_model(tmp_path):
     model = ImageClassifier(
         backbone=dict(cfg.backbone), class_names=["x", "y"], preprocessing=resolve_preprocessing("inception_v4", 75)
     )
-    assert all(torch.equal(model.backbone.state_dict()[key], saved[key]) for key in saved)
+    loaded = model.backbone.state_dict()
+    assert all(torch.equal(loaded[key], saved[key]) for key in saved)
 
 
 def test_unreachable_hub_tells_how_to_train_offline(tmp_path, monkeypatch):

@@ -4,10 +4,12 @@ The exported graph takes a float32 RGB batch (N, 3, H, W) in [0, 1], already res
 to the checkpoint's input size, and returns class probabilities. Normalisation (timm's mean and std)
 is inside the graph; resizing is not, because image decoders and resizers differ per deployment and
 a bicubic resize inside ONNX would not match PIL's. `model.json` says exactly how to resize and crop.
+Each BatchNorm is folded into its convolution first (models/batchnorm_folding.py).
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from torch import nn
 
 from inception_tl.errors import ConfigError
 from inception_tl.models import ImageClassifier
+from inception_tl.models.batchnorm_folding import fold_batchnorm
 from inception_tl.training.checkpoints import load_classifier
 
 FORMATS = {"onnx": "model.onnx", "torchscript": "model.torchscript.pt"}
@@ -66,7 +69,9 @@ def export_classifier(classifier: ImageClassifier, format_: str, directory: Path
     if format_ not in FORMATS:
         raise ConfigError(f"format={format_!r}: choose one of {list(FORMATS)}.")
     directory.mkdir(parents=True, exist_ok=True)
-    model = ExportableClassifier(classifier.cpu().eval())
+    # A copy, folded: the caller's classifier keeps its BatchNorm layers.
+    model = copy.deepcopy(ExportableClassifier(classifier.cpu().eval()))
+    fold_batchnorm(model)
     size = classifier.hparams.preprocessing["input_size"]
     example = torch.rand(2, *size)
     path = directory / FORMATS[format_]

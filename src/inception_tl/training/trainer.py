@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Callback, LearningRateMonitor
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 from omegaconf import DictConfig
 
 from inception_tl.config.instantiate import instantiate
@@ -39,6 +39,10 @@ def build_trainer(cfg: DictConfig, *own_callbacks: Callback) -> L.Trainer:
     if not loggers:  # `~logger`: the learning-rate monitor has nowhere to write (Lightning would refuse to start)
         callbacks = [callback for callback in callbacks if not isinstance(callback, LearningRateMonitor)]
     resolved = {"precision": resolve_precision(cfg.trainer.precision)}
+    if "enable_checkpointing" not in cfg.trainer:
+        # The checkpoints are the configured ones: with callbacks.model_checkpoint and last_checkpoint both null,
+        # Lightning would otherwise add its own and write `epoch=N-step=M.ckpt` into the logger's folder.
+        resolved["enable_checkpointing"] = any(isinstance(callback, ModelCheckpoint) for callback in callbacks)
     if "sync_batchnorm" in cfg.trainer:
         resolved["sync_batchnorm"] = resolve_sync_batchnorm(cfg.trainer.sync_batchnorm)
     plugins = [AtomicCheckpointIO()]

@@ -1,18 +1,15 @@
 """Every documented combination of config groups composes, resolves and builds its data module."""
 
-import functools
 import itertools
 
 import pytest
-import timm
-import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import ConfigCompositionException, MissingConfigException
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from inception_tl.finetune import FinetuneConfig
-from inception_tl.finetune.stages import backbone_stages
+from inception_tl.finetune.config import skeleton_stages
 from tests.helpers import CONFIG_DIR, compose_config, run_entry_point
 
 BACKBONES = sorted(p.stem for p in (CONFIG_DIR / "backbone").glob("*.yaml"))
@@ -87,13 +84,6 @@ def test_other_groups_compose(tmp_path, group):
 FINETUNES = sorted(p.stem for p in (CONFIG_DIR / "finetune").glob("*.yaml"))
 
 
-@functools.cache
-def stages(backbone: str):
-    """The backbone's stages from a weightless copy (the meta device allocates nothing)."""
-    with torch.device("meta"):
-        return backbone_stages(timm.create_model(backbone, pretrained=False, num_classes=0))
-
-
 def test_the_finetune_strategies_are_all_there_and_warmup_is_the_default(tmp_path):
     assert FINETUNES == ["full", "gradual", "linear_probe", "milestones", "warmup"]
     assert compose_config([], tmp_path).finetune.strategy == "warmup"
@@ -105,10 +95,10 @@ def test_every_finetune_option_builds_a_valid_schedule_for_every_backbone(tmp_pa
     cfg = compose_config([f"finetune={finetune}", f"backbone={backbone}"], tmp_path)
     config = FinetuneConfig.from_mapping(OmegaConf.to_container(cfg.finetune, resolve=True))
     assert config.strategy == finetune
-    schedule = config.schedule(stages(backbone))
+    schedule = config.schedule(skeleton_stages(backbone))
     frozen_at_start = schedule.frozen_stages(0)
-    assert frozen_at_start == (0 if finetune == "full" else len(stages(backbone)))
-    assert schedule.frozen_stages(1000) == (len(stages(backbone)) if finetune == "linear_probe" else 0)
+    assert frozen_at_start == (0 if finetune == "full" else len(skeleton_stages(backbone)))
+    assert schedule.frozen_stages(1000) == (len(skeleton_stages(backbone)) if finetune == "linear_probe" else 0)
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +14,16 @@ import torch
 from inception_tl.errors import ConfigError
 from inception_tl.finetune.schedule import FreezeSchedule, make_schedule
 from inception_tl.finetune.stages import Stage, backbone_stages
+
+
+@functools.cache
+def skeleton_stages(backbone: str) -> tuple[Stage, ...]:
+    """The stages of a weightless `backbone` (the meta device allocates nothing), built once per process: on
+    the meta device timm's weight initialisation runs through torch's reference ops (half a second to a
+    second on a CPU core), and the jobs of a multirun or a search each check their schedule."""
+    with torch.device("meta"):
+        skeleton = timm.create_model(backbone, pretrained=False, num_classes=0)
+    return tuple(backbone_stages(skeleton))
 
 
 @dataclass(frozen=True)
@@ -73,12 +84,9 @@ class FinetuneConfig:
         )
 
     def check_for_backbone(self, backbone: str) -> None:
-        """Raise ConfigError now if the schedule names no block of `backbone`: checked on a weightless copy
-        (the meta device allocates nothing), so a typo stops the run before any data is read or weights
-        are fetched."""
-        with torch.device("meta"):
-            skeleton = timm.create_model(backbone, pretrained=False, num_classes=0)
-        self.schedule(backbone_stages(skeleton))
+        """Raise ConfigError now if the schedule names no block of `backbone`: checked on a weightless copy,
+        so a typo stops the run before any data is read or weights are fetched."""
+        self.schedule(skeleton_stages(backbone))
 
     def group_lr_scales(self, num_groups: int) -> list[float]:
         """Learning-rate factors of the backbone's stage groups, bottom to top (discriminative rates)."""

@@ -12,6 +12,9 @@ from inception_tl.errors import ConfigError
 from inception_tl.training.callbacks.interrupt import SaveOnInterrupt
 from tests.helpers import classifier, fit, make_datamodule, write_image_tree
 
+# The resumed runs have no checkpoint callbacks (see train()); Lightning warns that it cannot restore theirs.
+pytestmark = pytest.mark.filterwarnings("ignore:Be aware that when using `ckpt_path`, callbacks used to create")
+
 EPOCHS = 3
 # Warm-up in epoch 0, the backbone from Mixed_6e up from epoch 1; an MLP head with dropout, so the resumed
 # run must also repeat the dropout masks, and a per-step cosine schedule, so it must resume the rates too.
@@ -49,12 +52,16 @@ def tiny_data(tmp_path_factory):
     return make_datamodule(root, val_split=0.25)
 
 
-def train(tiny_data, checkpoints, callbacks=(), ckpt_path=None, finetune=FINETUNE):
+def train(tiny_data, checkpoints: Path | None, callbacks=(), ckpt_path=None, finetune=FINETUNE):
+    """`checkpoints`: where the run writes best.ckpt and last.ckpt as conf/callbacks/default.yaml has it (the
+    best epoch, and last.ckpt rewritten at every epoch end); None for a resumed run, whose final weights are
+    all that is compared (its checkpoints would cost a second each)."""
     model = classifier(finetune, head=HEAD, scheduler=SCHEDULER, lr=3e-3)
-    # As conf/callbacks/default.yaml: the best epoch, and last.ckpt rewritten at every epoch end.
-    best = ModelCheckpoint(dirpath=checkpoints, filename="best", monitor="val/acc", mode="max")
-    last = ModelCheckpoint(dirpath=checkpoints, filename="last", monitor=None, enable_version_counter=False)
-    fit(model, tiny_data, EPOCHS, [best, last, *callbacks], ckpt_path, enable_checkpointing=True)
+    saving = []
+    if checkpoints is not None:
+        saving.append(ModelCheckpoint(dirpath=checkpoints, filename="best", monitor="val/acc", mode="max"))
+        saving.append(ModelCheckpoint(dirpath=checkpoints, filename="last", enable_version_counter=False))
+    fit(model, tiny_data, EPOCHS, [*saving, *callbacks], ckpt_path, enable_checkpointing=bool(saving))
     return model
 
 
@@ -66,16 +73,29 @@ def uninterrupted(tiny_data, tmp_path_factory):
     return state, checkpoints
 
 
-def resume(tiny_data, checkpoint: Path, run_dir: Path):
-    """A new run in its own folder, as `ckpt_path=last` starts one, from a copy of `checkpoint`."""
+class CountSteps(Callback):
+    def __init__(self) -> None:
+        self.steps = 0
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.steps += 1
+
+
+def resume(tiny_data, checkpoint: Path, run_dir: Path) -> tuple[dict, int]:
+    """A new run in its own folder, as `ckpt_path=last` starts one, from a copy of `checkpoint`: its final
+    weights and how many steps it trained (a run that ignored the checkpoint would train all 9 and, seeded
+    alike, end with the same weights)."""
     shutil.copy(checkpoint, run_dir / "resume-from.ckpt")
-    return train(tiny_data, run_dir / "checkpoints", ckpt_path=str(run_dir / "resume-from.ckpt"))
+    counter = CountSteps()
+    model = train(tiny_data, None, callbacks=[counter], ckpt_path=str(run_dir / "resume-from.ckpt"))
+    return model.state_dict(), counter.steps
 
 
 @pytest.mark.parametrize("stopped_after", [0, 1], ids=["interrupted-in-warmup", "interrupted-after-unfreezing"])
 def test_a_resumed_run_ends_with_the_uninterrupted_runs_weights(tiny_data, uninterrupted, tmp_path, stopped_after):
     final, checkpoints = uninterrupted
-    resumed = resume(tiny_data, checkpoints / f"epoch{stopped_after}.ckpt", tmp_path).state_dict()
+    resumed, steps = resume(tiny_data, checkpoints / f"epoch{stopped_after}.ckpt", tmp_path)
+    assert steps == 3 * (EPOCHS - 1 - stopped_after)  # 12 training images in batches of 4: 3 steps an epoch
     assert resumed.keys() == final.keys()
     for name, tensor in final.items():
         torch.testing.assert_close(resumed[name], tensor, rtol=0, atol=1e-6, msg=name)
@@ -101,9 +121,10 @@ def test_a_run_stopped_mid_epoch_by_sigterm_resumes_to_the_uninterrupted_runs_we
     assert (saved["epoch"], saved["global_step"]) == (1, 4)
     tiny_data.num_workers = workers  # worker processes fetch ahead: the resumed order must still be right
     try:
-        resumed = resume(tiny_data, stopped_by_sigterm, tmp_path).state_dict()
+        resumed, steps = resume(tiny_data, stopped_by_sigterm, tmp_path)
     finally:
         tiny_data.num_workers = 0
+    assert steps == 3 * EPOCHS - 4
     for name, tensor in uninterrupted[0].items():
         torch.testing.assert_close(resumed[name], tensor, rtol=0, atol=1e-6, msg=name)
 
@@ -111,4 +132,4 @@ def test_a_run_stopped_mid_epoch_by_sigterm_resumes_to_the_uninterrupted_runs_we
 def test_resuming_with_other_finetune_settings_is_refused(tiny_data, uninterrupted, tmp_path):
     shutil.copy(uninterrupted[1] / "epoch0.ckpt", tmp_path / "last.ckpt")
     with pytest.raises(ConfigError, match="same finetune settings"):
-        train(tiny_data, tmp_path, ckpt_path=str(tmp_path / "last.ckpt"), finetune={**FINETUNE, "warmup_epochs": 2})
+        train(tiny_data, None, ckpt_path=str(tmp_path / "last.ckpt"), finetune={**FINETUNE, "warmup_epochs": 2})

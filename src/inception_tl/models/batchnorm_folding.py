@@ -16,12 +16,11 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 
-def fold_batchnorm(model: nn.Module) -> int:
-    """Fold, in place, the BatchNorm of every eval-mode `ConvNormAct` of `model`; returns how many.
+def fold_batchnorm(model: nn.Module) -> None:
+    """Fold, in place, the BatchNorm of every eval-mode `ConvNormAct` of `model`.
 
     The block's activation (and dropout, an identity in eval mode) stays where the BatchNorm was.
     """
-    folded = 0
     for block in model.modules():
         norm = getattr(block, "bn", None)
         if not isinstance(block, ConvNormAct) or not isinstance(norm, nn.BatchNorm2d):
@@ -30,5 +29,3 @@ def fold_batchnorm(model: nn.Module) -> int:
             continue  # batch statistics are not a fixed map: nothing to fold
         block.conv = fuse_conv_bn_eval(block.conv, norm)
         block.bn = nn.Sequential(*(getattr(norm, name) for name in ("drop", "act") if hasattr(norm, name)))
-        folded += 1
-    return folded

@@ -14,7 +14,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torchmetrics.classification import MulticlassAccuracy
 
 from inception_tl.config.schema import BackboneSchema
-from inception_tl.errors import ConfigError, TrainingError
+from inception_tl.errors import ConfigError
 from inception_tl.evaluation.metrics import classification_metrics
 from inception_tl.finetune.config import FinetuneConfig
 from inception_tl.finetune.param_groups import discriminative_param_groups
@@ -22,7 +22,9 @@ from inception_tl.finetune.stages import backbone_stages, run_stages
 from inception_tl.models.backbone import create_backbone
 from inception_tl.models.head import build_head
 from inception_tl.training.callbacks.freeze_schedule import FreezeScheduleCallback
-from inception_tl.training.optim import build_optimizer, build_scheduler
+from inception_tl.training.finite_loss import FiniteLossGuard
+from inception_tl.training.intervals import at_logging_interval
+from inception_tl.training.optim import FUSED_DEVICES, build_optimizer, build_scheduler
 
 
 def backbone_spec(backbone: Mapping[str, Any]) -> BackboneSchema:
@@ -80,7 +82,9 @@ class ImageClassifier(L.LightningModule):
         self.freeze_schedule = self.finetune.schedule(self.stages)
         self.frozen_stages = self.freeze_schedule.frozen_stages(0)
         self.train()  # Lightning trains in the modes it finds: put frozen BatchNorm in inference mode now
-        self.train_acc = MulticlassAccuracy(num_classes, average="micro")
+        # Labels come from the project's own data path: torchmetrics' argument checks would sync every step.
+        self.train_acc = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
+        self.loss_guard = FiniteLossGuard()
         self.val_metrics = classification_metrics(num_classes, prefix="val/")
         self.test_metrics = classification_metrics(num_classes, prefix="test/")
         self.channels_last = channels_last
@@ -137,27 +141,34 @@ class ImageClassifier(L.LightningModule):
         inputs, labels, _ = batch
         logits = self(inputs)
         loss = self._loss(logits, labels)
-        self._stop_unless_finite(loss, batch_idx)
-        self.train_acc(logits, labels)
-        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(labels))
+        self.loss_guard.record(loss, self.current_epoch, batch_idx, self.global_step)
+        self.train_acc.update(logits.detach(), labels)
+        # Not on the progress bar: Lightning would turn it into a number after every step (a host sync on a
+        # GPU); `IntervalProgressBar` shows the loss at the logging interval instead.
+        self.log("train/loss", loss, on_step=True, on_epoch=True, batch_size=len(labels))
         self.log("train/acc", self.train_acc, on_step=False, on_epoch=True, batch_size=len(labels))
         return loss
 
-    def _stop_unless_finite(self, loss: torch.Tensor, batch_idx: int) -> None:
-        """Stop with a diagnosis on a NaN or infinite loss, before the optimizer spreads it into the weights.
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        self.loss_guard.gate(optimizer, self.trainer.strategy)
 
-        Decided jointly by all DDP ranks, so no rank is left waiting in an all-reduce. Checkpoints are
-        written at epoch ends only, so the last one on disk predates the fault.
+    def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
+        super().optimizer_step(*args, **kwargs)
+        for optimizer in self.trainer.optimizers:
+            self.loss_guard.ungate(optimizer)
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        """Stop with a diagnosis on a NaN or infinite loss, read at the logging interval and at the epoch's end.
+
+        Decided jointly by all DDP ranks; a fused optimizer skipped every update with a non-finite gradient,
+        and `on_save_checkpoint` checks too, so no checkpoint is written after the fault.
         """
-        bad = not bool(torch.isfinite(loss.detach()))
-        if self.trainer.strategy.reduce_boolean_decision(bad, all=False):
-            raise TrainingError(
-                f"The training loss is {loss.item()} at epoch {self.current_epoch}, batch {batch_idx} (optimizer "
-                f"step {self.global_step}); training stopped. Likely causes: a learning rate too high (try a "
-                "smaller optim.lr), fp16 overflow under AMP (try trainer.precision=bf16-mixed or 32-true), or "
-                "broken input images. The last checkpoint in the run's checkpoints/ folder predates the fault: "
-                "resume from it with ckpt_path=... after changing the cause."
-            )
+        if at_logging_interval(self.trainer, batch_idx):
+            self.loss_guard.raise_if_faulted(self.trainer.strategy)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if self._trainer is not None and self.trainer.training:
+            self.loss_guard.raise_if_faulted(self.trainer.strategy)
 
     def _evaluate(self, batch, metrics, split: str) -> torch.Tensor:
         """Update the split's metrics; the probabilities go back to Lightning for `PredictionCollector`."""
@@ -223,10 +234,12 @@ class ImageClassifier(L.LightningModule):
         param_groups = discriminative_param_groups(
             self.stages, self.head, config["lr"], config.get("weight_decay", 0.0), self.finetune
         )
-        # Fused AdamW on CUDA, unless gradients are clipped: under AMP a fused optimizer unscales gradients
-        # inside its own step, after clipping would have had to happen (Lightning refuses the pair).
-        clipping = self._trainer is not None and self._trainer.gradient_clip_val is not None
-        fused = self.device.type == "cuda" and not clipping
+        # torch's fused kernel (one launch for every parameter, and it can skip a step with a non-finite gradient
+        # on the device: see FiniteLossGuard), unless gradients are clipped under mixed precision: a fused
+        # optimizer unscales gradients inside its own step, after clipping would have had to happen.
+        trainer = self._trainer
+        clipping = trainer is not None and trainer.gradient_clip_val is not None and "mixed" in str(trainer.precision)
+        fused = self.device.type in FUSED_DEVICES and not clipping
         return build_optimizer(param_groups, config, fused=fused)
 
     def configure_optimizers(self) -> dict[str, Any]:

@@ -12,8 +12,9 @@ from torch.optim.lr_scheduler import LambdaLR, ReduceLROnPlateau
 
 from inception_tl.errors import ConfigError
 
-# Optimizers with torch's fused CUDA kernel: every parameter updated in a few launches, not one per tensor.
-FUSED_CAPABLE = ("adam", "adamw")
+# Optimizers with torch's fused kernel (CUDA and CPU): every parameter updated in one launch, not one per tensor.
+FUSED_CAPABLE = ("adam", "adamw", "sgd", "momentum", "nesterov")
+FUSED_DEVICES = ("cuda", "cpu")
 
 
 def build_optimizer(
@@ -22,7 +23,7 @@ def build_optimizer(
     """timm's optimizer factory (`opt` names it) over groups that carry their own lr and weight decay.
 
     `fused`: use torch's fused implementation where the optimizer has one and the config chose neither
-    `fused` nor `foreach` itself (the caller knows whether the parameters are on a CUDA device).
+    `fused` nor `foreach` itself (the caller knows which device the parameters are on).
     """
     options = {key: value for key, value in config.items() if key not in ("lr", "weight_decay")}
     if fused and str(config["opt"]).lower() in FUSED_CAPABLE and not {"fused", "foreach"} & options.keys():

@@ -6,6 +6,7 @@ from inception_tl.training.callbacks.freeze_schedule import FreezeScheduleCallba
 from inception_tl.training.callbacks.history import EpochHistory
 from inception_tl.training.callbacks.interrupt import SaveOnInterrupt
 from inception_tl.training.callbacks.predictions import PredictionCollector
+from inception_tl.training.callbacks.progress_bar import IntervalProgressBar
 from inception_tl.training.callbacks.step_seed import StepSeed
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "EpochHistory",
     "FeatureCache",
     "FreezeScheduleCallback",
+    "IntervalProgressBar",
     "PredictionCollector",
     "SaveOnInterrupt",
     "StepSeed",

@@ -51,9 +51,13 @@ class FreezeScheduleCallback(Callback):
         if frozen != self._announced:
             self._announced, self._trainable = frozen, pl_module.trainable_parameters()
             rank_zero_info(f"Epoch {epoch}: {schedule.describe(frozen)} ({self._trainable:,} trainable parameters).")
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # Logged once per epoch: a Python number logged in a step becomes a blocking copy to the GPU.
+        schedule, epoch = pl_module.freeze_schedule, trainer.current_epoch
         for name, value in (
             ("finetune/phase", schedule.phase(epoch)),
-            ("finetune/frozen_stages", frozen),
+            ("finetune/frozen_stages", schedule.frozen_stages(epoch)),
             ("finetune/trainable_params", self._trainable),
         ):
             pl_module.log(name, float(value), on_step=False, on_epoch=True, batch_size=1)

@@ -31,7 +31,8 @@ def evaluate_split(
     for result in step(model, datamodule=datamodule, verbose=False):
         metrics.update({key: float(value) for key, value in result.items()})
     paths = [path for path, _ in datamodule.samples[split]]
-    predictions = collector.predictions(split, paths, model.class_names)
+    probabilities, labels = collector.collected(split, len(paths))
+    predictions = Predictions(probabilities, labels, paths, model.class_names)
     metrics[f"{split}/confusion_matrix"] = confusion_counts(predictions).tolist()
     return metrics, predictions
 

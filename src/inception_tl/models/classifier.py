@@ -15,12 +15,12 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from inception_tl.config.schema import BackboneSchema
 from inception_tl.errors import ConfigError
-from inception_tl.evaluation.metrics import classification_metrics
 from inception_tl.finetune.config import FinetuneConfig
 from inception_tl.finetune.param_groups import discriminative_param_groups
 from inception_tl.finetune.stages import backbone_stages, run_stages
 from inception_tl.models.backbone import create_backbone
 from inception_tl.models.head import build_head
+from inception_tl.models.metrics import classification_metrics
 from inception_tl.training.callbacks.freeze_schedule import FreezeScheduleCallback
 from inception_tl.training.finite_loss import FiniteLossGuard
 from inception_tl.training.intervals import at_logging_interval
@@ -61,12 +61,10 @@ class ImageClassifier(L.LightningModule):
         finetune: Mapping[str, Any] | None = None,
         trained_on: Mapping[str, Any] | None = None,
         load_weights: bool = True,
-        channels_last: bool = False,
     ) -> None:
-        """`load_weights=False` skips the hub or file weights: a checkpoint will overwrite them anyway.
-        `channels_last` (how this machine runs it, not what the model is) is not saved with the checkpoint."""
+        """`load_weights=False` skips the hub or file weights: a checkpoint will overwrite them anyway."""
         super().__init__()
-        self.save_hyperparameters(ignore=["load_weights", "channels_last"])
+        self.save_hyperparameters(ignore=["load_weights"])
         spec = backbone_spec(backbone)  # the schema's defaults for whatever the mapping leaves out
         self.backbone = create_backbone(
             spec.name,
@@ -87,9 +85,13 @@ class ImageClassifier(L.LightningModule):
         self.loss_guard = FiniteLossGuard()
         self.val_metrics = classification_metrics(num_classes, prefix="val/")
         self.test_metrics = classification_metrics(num_classes, prefix="test/")
-        self.channels_last = channels_last
-        if channels_last:  # convolution weights in NHWC: the layout tensor cores run fastest
-            self.to(memory_format=torch.channels_last)
+        self.channels_last = False  # how this machine runs the model, not what it is: see set_channels_last
+
+    def set_channels_last(self, enabled: bool) -> ImageClassifier:
+        """Convolution weights and input batches in NHWC (`channels_last` in conf/runtime/default.yaml), the
+        layout tensor cores run fastest; not saved with the checkpoint."""
+        self.channels_last = enabled
+        return self.to(memory_format=torch.channels_last if enabled else torch.contiguous_format)
 
     @property
     def class_names(self) -> list[str]:

@@ -13,8 +13,9 @@ from inception_tl.errors import ConfigError
 from inception_tl.evaluation.passes import evaluate_split
 from inception_tl.evaluation.writer import write_outputs
 from inception_tl.models import ImageClassifier
+from inception_tl.models.loading import load_classifier
+from inception_tl.tasks.run_identity import wandb_run_identity
 from inception_tl.training.callbacks.predictions import PredictionCollector
-from inception_tl.training.checkpoints import load_classifier
 from inception_tl.training.loggers import build_loggers, finish_wandb_runs
 from inception_tl.training.trainer import resolve_precision
 
@@ -42,11 +43,11 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     if cfg.split not in EVALUATION_SPLITS:
         raise ConfigError(f"split={cfg.split!r}: choose one of {list(EVALUATION_SPLITS)}.")
     output_dir = Path(cfg.paths.output_dir)
-    model = load_classifier(cfg.ckpt_path, channels_last=cfg.channels_last)
+    model = load_classifier(cfg.ckpt_path).set_channels_last(cfg.channels_last)
     datamodule = checkpoint_datamodule(model, cfg.get("data"))
     if cfg.split == "test" and not datamodule.has_test:
         raise ConfigError(f"{datamodule.root} has no test/ folder: evaluate split=val instead.")
-    loggers = build_loggers(cfg)
+    loggers = build_loggers(cfg, wandb_run_identity(cfg))
     collector = PredictionCollector()
     trainer = instantiate(
         cfg.trainer, precision=resolve_precision(cfg.trainer.precision), logger=loggers or False, callbacks=[collector]

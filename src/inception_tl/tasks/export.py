@@ -22,7 +22,7 @@ from torch import nn
 from inception_tl.errors import ConfigError
 from inception_tl.models import ImageClassifier
 from inception_tl.models.batchnorm_folding import fold_batchnorm
-from inception_tl.training.checkpoints import load_classifier
+from inception_tl.models.loading import load_classifier
 
 FORMATS = {"onnx": "model.onnx", "torchscript": "model.torchscript.pt"}
 console = Console(soft_wrap=True)  # long paths stay on one line, greppable in logs

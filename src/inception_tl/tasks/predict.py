@@ -18,7 +18,7 @@ from torchvision.datasets.folder import IMG_EXTENSIONS
 from inception_tl.data.images import load_rgb
 from inception_tl.data.transforms import eval_transform
 from inception_tl.errors import ConfigError, DataError
-from inception_tl.training.checkpoints import load_classifier
+from inception_tl.models.loading import load_classifier
 
 console = Console(stderr=True, soft_wrap=True)  # long paths stay on one line, greppable in logs
 
@@ -121,7 +121,7 @@ def resolve_device(device: str) -> torch.device:
 
 def predict(cfg: DictConfig) -> FilePredictions:
     """Classify `cfg.input` (a file or a folder) with `cfg.ckpt_path`; write the CSV to `cfg.output`."""
-    model = load_classifier(cfg.ckpt_path).to(resolve_device(cfg.device))
+    model = load_classifier(cfg.ckpt_path).set_channels_last(cfg.channels_last).to(resolve_device(cfg.device))
     paths = find_images(Path(cfg.input).expanduser())
     output = Path(cfg.output) if cfg.output else Path(cfg.paths.output_dir) / "predictions.csv"
     result = predict_files(

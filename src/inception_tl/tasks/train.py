@@ -20,6 +20,7 @@ from inception_tl.evaluation.passes import evaluate_best
 from inception_tl.evaluation.writer import console, write_outputs
 from inception_tl.finetune import FinetuneConfig
 from inception_tl.models import ImageClassifier
+from inception_tl.tasks.run_identity import wandb_run_identity
 from inception_tl.training.callbacks.compile_time import CompileTimeReport
 from inception_tl.training.callbacks.history import EpochHistory
 from inception_tl.training.callbacks.predictions import PredictionCollector
@@ -46,8 +47,7 @@ def build_model(cfg: DictConfig, datamodule: ImageDataModule) -> ImageClassifier
         trained_on=config_values(cfg.data),
         # Resuming restores every weight from the checkpoint: no need to fetch pretrained ones.
         load_weights=cfg.ckpt_path is None,
-        channels_last=cfg.channels_last,
-    )
+    ).set_channels_last(cfg.channels_last)
 
 
 def report_data(output_dir: Path, datamodule: ImageDataModule) -> None:
@@ -112,7 +112,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     if cfg.compile:
         compile_model(model)
         own_callbacks.append(CompileTimeReport())
-    trainer = build_trainer(cfg, *own_callbacks)
+    trainer = build_trainer(cfg, *own_callbacks, wandb_identity=wandb_run_identity(cfg))
 
     if trainer.is_global_zero:
         output_dir.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,8 @@
 Every task reads a checkpoint through `read_checkpoint`: tensors and plain values only (`weights_only`),
 so a file carrying other Python objects is refused before any of its code could run, and whatever is
 wrong with the file (not a checkpoint, truncated, foreign objects) is one line naming it, not a stack
-trace from inside torch nor torch's advice to retry with `weights_only=False`.
+trace from inside torch nor torch's advice to retry with `weights_only=False` (`models.loading` builds a
+model from what it returns).
 
 The resume checks stop a checkpoint of another backbone or class count before the data is scanned and
 the weights fetched; without them it fails deep inside `load_state_dict` with hundreds of missing keys.
@@ -21,7 +22,6 @@ from typing import Any
 import torch
 
 from inception_tl.errors import ConfigError
-from inception_tl.models import ImageClassifier
 
 ZIP_MAGIC = b"PK\x03\x04"  # torch.save writes a zip archive
 
@@ -66,17 +66,6 @@ def read_checkpoint(ckpt_path: str | Path | None) -> dict[str, Any]:
 def checkpoint_hyperparameters(ckpt_path: str) -> dict[str, Any]:
     """The hyperparameters a training run saved in `ckpt_path`, read without building anything."""
     return dict(read_checkpoint(ckpt_path)["hyper_parameters"])
-
-
-def load_classifier(ckpt_path: str, channels_last: bool = False) -> ImageClassifier:
-    """The model of a checkpoint on the CPU, without fetching pretrained weights it will overwrite."""
-    checkpoint = read_checkpoint(ckpt_path)
-    hyperparameters = dict(checkpoint["hyper_parameters"])
-    if "data" in hyperparameters:  # checkpoints written before the key was named for what it is
-        hyperparameters["trained_on"] = hyperparameters.pop("data")
-    model = ImageClassifier(**hyperparameters, load_weights=False, channels_last=channels_last)
-    model.load_state_dict(checkpoint["state_dict"])
-    return model
 
 
 def resolve_checkpoint(ckpt_path: str | None, output_dir: Path) -> str | None:

@@ -3,6 +3,9 @@ for the machine and checkpoints written atomically."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
@@ -31,11 +34,14 @@ def resolve_sync_batchnorm(sync_batchnorm: bool | str) -> bool:
     return torch.cuda.is_available()
 
 
-def build_trainer(cfg: DictConfig, *own_callbacks: Callback) -> L.Trainer:
-    """The Trainer of the config, with the callbacks of the config group and those the caller needs."""
+def build_trainer(
+    cfg: DictConfig, *own_callbacks: Callback, wandb_identity: Mapping[str, Any] | None = None
+) -> L.Trainer:
+    """The Trainer of the config, with the callbacks of the config group and those the caller needs;
+    `wandb_identity` names a W&B run (see `build_loggers`)."""
     callbacks = [instantiate(node) for node in (cfg.get("callbacks") or {}).values() if node]
     callbacks += own_callbacks
-    loggers = build_loggers(cfg)
+    loggers = build_loggers(cfg, wandb_identity)
     if not loggers:  # `~logger`: the learning-rate monitor has nowhere to write (Lightning would refuse to start)
         callbacks = [callback for callback in callbacks if not isinstance(callback, LearningRateMonitor)]
     resolved = {"precision": resolve_precision(cfg.trainer.precision)}

@@ -17,8 +17,6 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.trainer.states import TrainerFn
 from torchmetrics.utilities.distributed import gather_all_tensors
 
-from inception_tl.evaluation.predictions import Predictions
-
 
 class PredictionCollector(Callback):
     """Collects the probabilities `validation_step` / `test_step` return, outside fitting, per split.
@@ -28,7 +26,7 @@ class PredictionCollector(Callback):
         collector = PredictionCollector()
         trainer = L.Trainer(callbacks=[collector])
         trainer.test(model, datamodule=datamodule)
-        predictions = collector.predictions("test", paths, class_names)
+        probabilities, labels = collector.collected("test", len(paths))
     """
 
     def __init__(self) -> None:
@@ -74,11 +72,12 @@ class PredictionCollector(Callback):
     def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._finish(trainer, "test")
 
-    def predictions(self, split: str, paths: list[str], class_names: list[str]) -> Predictions:
-        """The last pass over `split`, in the split's order; `paths` are the split's, by index."""
+    def collected(self, split: str, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """(probabilities, labels) of the last pass over `split`, in the split's order, checked to hold each of its
+        `count` images once."""
         if split not in self._collected:
             raise RuntimeError(f"No {split} pass has run with this collector among the Trainer's callbacks.")
         probabilities, labels, indices = self._collected[split]
-        if indices.tolist() != list(range(len(paths))):
-            raise RuntimeError(f"The {split} pass scored {len(indices)} images, not each of the split's {len(paths)}.")
-        return Predictions(probabilities, labels, list(paths), list(class_names))
+        if indices.tolist() != list(range(count)):
+            raise RuntimeError(f"The {split} pass scored {len(indices)} images, not each of the split's {count}.")
+        return probabilities, labels

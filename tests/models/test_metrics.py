@@ -1,7 +1,7 @@
 import torch
 from torchmetrics.classification import BinaryAUROC
 
-from inception_tl.evaluation.metrics import classification_metrics
+from inception_tl.models.metrics import classification_metrics
 
 
 def test_two_class_auroc_equals_the_binary_auroc():

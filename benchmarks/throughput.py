@@ -13,7 +13,13 @@ data, batch size and precision. For the warm-up phase (backbone frozen) and the 
 - data: the same with the transfer to the device and the device augmentation;
 - loop: images/s of a plain PyTorch loop over that loader and the model (what the data path allows);
 - lightning: images/s of a real `Trainer.fit` epoch over the same (Lightning's overhead against `loop`);
+- syncs: host synchronisations per training step of a real `Trainer.fit` (each makes the host wait for the
+  device; `inception_tl.training.host_syncs` counts them), between logging intervals and at them;
 - peak device memory and the model's FLOP/s at the `model` rate.
+
+Once, with the backbone's weights as trained: `predict`, images/s of `predict.py`'s path (files decoded in the
+loader workers, cut and normalised on the device, the model under the run's precision) over the validation
+and test images at `bench.predict_batch_size`, against the model alone on batches already on the device.
 
 With `bench.whole_run`, a one-epoch `train.run` also gives the time from the command to the first step
 and from the last step to the end (validation and test of the best checkpoint, the report). Prints a
@@ -31,7 +37,6 @@ import json
 import os
 import platform
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -49,17 +54,18 @@ from inception_tl.config.instantiate import instantiate
 from inception_tl.config.schema import register_schemas
 from inception_tl.data import ImageDataModule
 from inception_tl.models import ImageClassifier
+from inception_tl.tasks.predict import predict_files
 from inception_tl.tasks.train import build_model
 from inception_tl.tasks.train import run as train_run
 from inception_tl.training.callbacks import FreezeScheduleCallback
 from inception_tl.training.callbacks.step_seed import StepSeed
-from inception_tl.training.trainer import resolve_precision
+from inception_tl.training.host_syncs import counting_host_syncs
+from inception_tl.training.trainer import autocast, resolve_precision
 
 register_schemas()
 IMPORTED = time.perf_counter()
 
 PHASES = {"warmup": {"strategy": "linear_probe"}, "full": {"strategy": "full"}}
-AUTOCAST = {"16-mixed": torch.float16, "bf16-mixed": torch.bfloat16}
 
 
 def synchronize(device: torch.device) -> None:
@@ -83,18 +89,12 @@ class Stepper:
     """One training step of `model` under the run's precision (autocast, and a GradScaler for fp16)."""
 
     def __init__(self, model: ImageClassifier, precision: str) -> None:
-        self.model, self.device = model, model.device
-        self.dtype = AUTOCAST.get(str(precision))
-        self.scaler = torch.amp.GradScaler(enabled=self.dtype is torch.float16 and self.device.type == "cuda")
+        self.model, self.device, self.precision = model, model.device, precision
+        self.scaler = torch.amp.GradScaler(enabled=str(precision) == "16-mixed" and self.device.type == "cuda")
         self.optimizer = model.build_optimizer()
 
-    def autocast(self) -> AbstractContextManager:
-        if self.dtype is None:
-            return nullcontext()
-        return torch.autocast(self.device.type, dtype=self.dtype)
-
     def __call__(self, inputs: torch.Tensor, labels: torch.Tensor) -> int:
-        with self.autocast():
+        with autocast(self.precision, self.device):
             loss = F.cross_entropy(self.model(inputs), labels)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
@@ -170,26 +170,60 @@ def measure_model(cfg: DictConfig, datamodule: ImageDataModule, stepper: Stepper
     }
 
 
-def measure_lightning(cfg: DictConfig, datamodule: ImageDataModule, model: ImageClassifier) -> float:
-    """images/s of the training batches of a real `Trainer.fit` epoch, after the untimed first ones."""
-    warmup, steps = cfg.bench.warmup_steps, cfg.bench.steps
-    timer = BatchTimer(skip=warmup)
-    trainer = L.Trainer(
+def bench_trainer(cfg: DictConfig, model: ImageClassifier, steps: int, *callbacks: Callback) -> L.Trainer:
+    """A quiet Trainer of one epoch of `steps` training batches, as train.py runs them."""
+    return L.Trainer(
         accelerator=model.device.type,
         devices=1,
         precision=resolve_precision(cfg.trainer.precision),
         max_epochs=1,
-        limit_train_batches=warmup + steps,
+        limit_train_batches=steps,
         limit_val_batches=0,
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
         benchmark=cfg.trainer.get("benchmark"),
-        callbacks=[FreezeScheduleCallback(), StepSeed(cfg.seed), timer],
+        log_every_n_steps=cfg.trainer.log_every_n_steps,
+        callbacks=[FreezeScheduleCallback(), StepSeed(cfg.seed), *callbacks],
     )
-    trainer.fit(model, datamodule=datamodule)
+
+
+def measure_lightning(cfg: DictConfig, datamodule: ImageDataModule, model: ImageClassifier) -> float:
+    """images/s of the training batches of a real `Trainer.fit` epoch, after the untimed first ones."""
+    warmup, steps = cfg.bench.warmup_steps, cfg.bench.steps
+    timer = BatchTimer(skip=warmup)
+    bench_trainer(cfg, model, warmup + steps, timer).fit(model, datamodule=datamodule)
     return timer.images / (timer.end - timer.start)
+
+
+class StepLabels(Callback):
+    """Labels a `HostSyncCounter`'s events with the training step they happen in or after (1, 2, ...)."""
+
+    def __init__(self, counter: Any) -> None:
+        self.counter, self.step = counter, 0
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
+        self.step += 1
+        self.counter.label = self.step
+
+
+def measure_syncs(cfg: DictConfig, datamodule: ImageDataModule, model: ImageClassifier) -> dict[str, float]:
+    """Host synchronisations per training step of a real fit, apart from the steps Lightning logs at (every
+    `trainer.log_every_n_steps`), and at those; counted untimed (the counter slows every operation)."""
+    every = cfg.trainer.log_every_n_steps
+    steps = max(cfg.bench.steps, every + 1)
+    trainer = bench_trainer(cfg, model, steps)
+    with counting_host_syncs(trainer.strategy) as counter:
+        trainer.callbacks.insert(0, StepLabels(counter))
+        trainer.fit(model, datamodule=datamodule)
+    counts = counter.counts()
+    logged = [step for step in range(1, steps + 1) if step % every == 0 or step == steps]
+    others = [step for step in range(1, steps + 1) if step not in logged]
+    return {
+        "host_syncs_per_step": sum(counts[step] for step in others) / max(len(others), 1),
+        "host_syncs_per_logged_step": sum(counts[step] for step in logged) / len(logged),
+    }
 
 
 def measure_phase(cfg: DictConfig, datamodule: ImageDataModule, phase: str, device: torch.device) -> dict[str, Any]:
@@ -222,7 +256,45 @@ def measure_phase(cfg: DictConfig, datamodule: ImageDataModule, phase: str, devi
         for other in ("loop", "model"):
             if f"{other}_images_per_s" in result:
                 result[f"lightning_vs_{other}"] = result["lightning_images_per_s"] / result[f"{other}_images_per_s"]
+    if "syncs" in measure:
+        result |= measure_syncs(cfg, datamodule, phase_model(cfg, datamodule, phase, device))
     return result
+
+
+def measure_predict(cfg: DictConfig, datamodule: ImageDataModule, device: torch.device) -> dict[str, float]:
+    """images/s of predict.py's path over the evaluation images, and of the model alone at the same batch size
+    (inference on batches already on the device); repeated until `bench.steps` batches have been classified."""
+    model = phase_model(cfg, datamodule, "warmup", device).eval()
+    precision, batch_size = resolve_precision(cfg.trainer.precision), cfg.bench.predict_batch_size
+    paths = [Path(path) for split in ("val", "test") for path, _ in datamodule.samples.get(split, [])]
+    paths = (paths * (cfg.bench.steps * batch_size // len(paths) + 1))[: cfg.bench.steps * batch_size]
+
+    def classify(files: list[Path]) -> int:
+        predict_files(
+            model,
+            files,
+            model.hparams.preprocessing,
+            model.class_names,
+            batch_size=batch_size,
+            num_workers=datamodule.num_workers,
+            tta=False,
+            precision=precision,
+        )
+        return len(files)
+
+    synchronize(device)
+    classify(paths[:batch_size])  # untimed: workers, cuDNN autotuning
+    rate = images_per_second(lambda: classify(paths), device, 0, 1)
+    inputs = torch.randn(batch_size, 3, datamodule.image_size, datamodule.image_size, device=device)
+
+    @torch.inference_mode()
+    def infer() -> int:
+        with autocast(precision, device):
+            model(inputs)
+        return batch_size
+
+    inference = images_per_second(infer, device, cfg.bench.warmup_steps, cfg.bench.steps)
+    return {"predict_images_per_s": rate, "inference_images_per_s": inference, "predict_vs_inference": rate / inference}
 
 
 class RunTimes(Callback):
@@ -292,14 +364,27 @@ def print_table(report: dict[str, Any]) -> None:
         f"{settings['precision']}, channels_last={settings['channels_last']}, on {report['environment']['device']}"
     )
     columns = ("model", "loader", "data", "loop", "lightning")
-    print(f"{'phase':<8}" + "".join(f"{c + ' img/s':>16}" for c in columns) + f"{'lightning/loop':>16}{'TFLOP/s':>10}")
+    header = (
+        "".join(f"{c + ' img/s':>16}" for c in columns) + f"{'lightning/loop':>16}{'TFLOP/s':>10}{'syncs/step':>12}"
+    )
+    print(f"{'phase':<8}" + header)
     for phase, figures in report["phases"].items():
         cells = [figures.get(f"{c}_images_per_s") for c in columns]
-        cells += [figures.get("lightning_vs_loop"), figures.get("model_tflop_per_s")]
-        widths = [16] * (len(columns) + 1) + [10]
+        cells += [
+            figures.get("lightning_vs_loop"),
+            figures.get("model_tflop_per_s"),
+            figures.get("host_syncs_per_step"),
+        ]
+        widths = [16] * (len(columns) + 1) + [10, 12]
         print(
             f"{phase:<8}"
             + "".join(f"{'-' if v is None else f'{v:.2f}':>{w}}" for v, w in zip(cells, widths, strict=True))
+        )
+    if "predict" in report:
+        figures = report["predict"]
+        print(
+            f"predict.py: {figures['predict_images_per_s']:.2f} images/s, the model alone "
+            f"{figures['inference_images_per_s']:.2f} ({figures['predict_vs_inference']:.2f}x)"
         )
     if "whole_run" in report:
         run = report["whole_run"]
@@ -313,8 +398,7 @@ def print_table(report: dict[str, Any]) -> None:
 def main(cfg: DictConfig) -> None:
     device = torch.device("cuda" if torch.cuda.is_available() and cfg.trainer.accelerator != "cpu" else "cpu")
     datamodule: ImageDataModule = instantiate(cfg.data, backbone=cfg.backbone.name)
-    datamodule.prepare_data()
-    datamodule.setup("fit")
+    data_report = datamodule.setup_data()
     report: dict[str, Any] = {
         "environment": environment(device),
         "settings": {
@@ -324,11 +408,13 @@ def main(cfg: DictConfig) -> None:
             "num_workers": datamodule.num_workers,
             "precision": resolve_precision(cfg.trainer.precision),
             "channels_last": cfg.channels_last,
-            "cache": datamodule.cache_note,
+            "cache": data_report.storage,
             "steps": cfg.bench.steps,
         },
         "phases": {phase: measure_phase(cfg, datamodule, phase, device) for phase in cfg.bench.phases},
     }
+    if "predict" in cfg.bench.measure:
+        report["predict"] = measure_predict(cfg, datamodule, device)
     if cfg.bench.whole_run:
         report["whole_run"] = measure_whole_run(cfg)
     output = Path(cfg.bench.output)

@@ -5,6 +5,7 @@ that saves each DDP rank's weights, and a reader for offline W&B runs. (The pyte
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import multiprocessing
@@ -25,7 +26,7 @@ from lightning.pytorch.callbacks import Callback
 from omegaconf import DictConfig, open_dict
 from PIL import Image
 
-from inception_tl.config.schema import register_schemas
+from inception_tl.config.schema import DataSchema, register_schemas
 from inception_tl.data import ImageDataModule
 from inception_tl.data.sources import ImageFolder
 from inception_tl.models import ImageClassifier
@@ -89,7 +90,7 @@ def calibrated_classifier(backbone: str, class_names: list[str], image_size: int
     """
     import torch
 
-    from inception_tl.data.transforms import resolve_preprocessing
+    from inception_tl.data.preprocessing import resolve_preprocessing
     from inception_tl.models import ImageClassifier
 
     torch.manual_seed(seed)
@@ -104,14 +105,25 @@ def calibrated_classifier(backbone: str, class_names: list[str], image_size: int
     return model.eval()
 
 
+def data_options(**overrides: Any) -> dict[str, Any]:
+    """ImageDataModule's keyword arguments as Hydra passes them: DataSchema's defaults (the one statement of
+    them), `source` and `root` aside, with `overrides`."""
+    options: dict[str, Any] = {}
+    for item in dataclasses.fields(DataSchema):
+        if item.name in ("_target_", "source", "root"):
+            continue
+        value = item.default_factory() if item.default_factory is not dataclasses.MISSING else item.default
+        options[item.name] = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+    return {**options, "seed": 0, "backbone": "inception_v3", **overrides}
+
+
 def make_datamodule(root: Path, **kwargs) -> ImageDataModule:
-    """An ImageFolder datamodule at the smallest Inception size, set up for fitting, its decoded-image
-    cache beside `root`."""
-    options = {"backbone": "inception_v3", "image_size": 75, "batch_size": 4, "num_workers": 0, "seed": 0}
+    """An ImageFolder datamodule at the smallest Inception size, set up (its data report ready), its
+    decoded-image cache beside `root`."""
+    options = {"image_size": 75, "batch_size": 4, "num_workers": 0}
     options["cache_dir"] = str(root.parent / f"{root.name}-decoded")
-    datamodule = ImageDataModule(ImageFolder(), str(root), **{**options, **kwargs})
-    datamodule.prepare_data()
-    datamodule.setup("fit")
+    datamodule = ImageDataModule(source=ImageFolder(), root=str(root), **data_options(**{**options, **kwargs}))
+    datamodule.setup_data()
     return datamodule
 
 

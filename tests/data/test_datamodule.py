@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from inception_tl.errors import DataError
-from tests.helpers import make_datamodule
+from tests.helpers import data_options, make_datamodule
 
 
 def test_train_folder_is_split_stratified_and_test_folder_is_kept(image_tree):
@@ -87,6 +87,6 @@ def test_bad_loader_options_fail_before_any_data_is_read(tmp_path, options, comp
     from inception_tl.data.sources import ImageFolder
     from inception_tl.errors import ConfigError
 
-    defaults = {"backbone": "inception_v3", "batch_size": 8, "num_workers": 0, "val_split": 0.2}
+    defaults = {"batch_size": 8, "num_workers": 0, "val_split": 0.2}
     with pytest.raises(ConfigError, match=re.escape(complaint)):  # not a DataError about the missing folder
-        ImageDataModule(ImageFolder(), str(tmp_path / "does-not-exist"), **{**defaults, **options})
+        ImageDataModule(source=ImageFolder(), root=str(tmp_path / "nowhere"), **data_options(**{**defaults, **options}))

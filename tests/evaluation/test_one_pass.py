@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-import inception_tl.data.cache as cache
+import inception_tl.data.store.cache as cache
 from inception_tl.tasks.evaluate import evaluate
 from inception_tl.tasks.train import run
 from tests.helpers import compose_config, write_image_tree

@@ -8,7 +8,7 @@ from inception_tl.models.backbone import create_backbone
 @pytest.fixture(scope="module", params=["inception_v3", "inception_v4", "inception_resnet_v2"])
 def backbone(request):
     torch.manual_seed(0)
-    return create_backbone(request.param, pretrained=False).eval()
+    return create_backbone(request.param, pretrained=False, weights=None, drop_rate=0.0).eval()
 
 
 def test_walking_the_stages_is_exactly_forward_features(backbone):

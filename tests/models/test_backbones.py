@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from inception_tl.data.transforms import resolve_preprocessing
+from inception_tl.data.preprocessing import resolve_preprocessing
 from inception_tl.models import ImageClassifier
 
 

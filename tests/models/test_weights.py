@@ -24,7 +24,7 @@ def test_weights_file_loads_every_backbone_tensor_exactly(tmp_path, suffix):
     saved = random_state_dict("inception_v3")
     path = tmp_path / f"weights{suffix}"
     save_file(saved, str(path)) if suffix == ".safetensors" else torch.save(saved, path)
-    model = create_backbone("inception_v3", pretrained=True, weights=str(path))
+    model = create_backbone("inception_v3", pretrained=True, weights=str(path), drop_rate=0.0)
     loaded = model.state_dict()
     assert loaded.keys() == saved.keys()
     assert all(torch.equal(loaded[key], saved[key]) for key in saved)
@@ -34,20 +34,20 @@ def test_imagenet_classifier_in_the_file_is_dropped_for_the_new_head(tmp_path):
     saved = random_state_dict("inception_v3", num_classes=1000)
     assert "fc.weight" in saved
     torch.save(saved, tmp_path / "imagenet.pth")
-    model = create_backbone("inception_v3", pretrained=False, weights=str(tmp_path / "imagenet.pth"))
+    model = create_backbone("inception_v3", pretrained=False, weights=str(tmp_path / "imagenet.pth"), drop_rate=0.0)
     assert torch.equal(model.state_dict()["Conv2d_1a_3x3.conv.weight"], saved["Conv2d_1a_3x3.conv.weight"])
 
 
 def test_weights_for_another_backbone_are_a_clear_error(tmp_path):
     save_file(random_state_dict("inception_resnet_v2"), str(tmp_path / "irv2.safetensors"))
     with pytest.raises(Exception, match="does not hold inception_v3 weights") as error:
-        create_backbone("inception_v3", pretrained=False, weights=str(tmp_path / "irv2.safetensors"))
+        create_backbone("inception_v3", pretrained=False, weights=str(tmp_path / "irv2.safetensors"), drop_rate=0.0)
     assert "irv2.safetensors" in str(error.value)
     assert "backbone=" in str(error.value)
 
 
 def test_weights_through_the_config_reach_the_model(tmp_path):
-    from inception_tl.data.transforms import resolve_preprocessing
+    from inception_tl.data.preprocessing import resolve_preprocessing
     from inception_tl.models import ImageClassifier
 
     saved = random_state_dict("inception_v4")
@@ -83,7 +83,7 @@ class NotATensor:
 def test_a_weights_file_that_needs_unpickling_code_is_refused(tmp_path):
     path = tmp_path / "pickled.pth"
     torch.save({"Conv2d_1a_3x3.conv.weight": torch.zeros(1), "extra": NotATensor()}, path)
-    model = create_backbone("inception_v3", pretrained=False)
+    model = create_backbone("inception_v3", pretrained=False, weights=None, drop_rate=0.0)
     with pytest.raises(WeightsError) as error:
         load_backbone_weights(model, path)
     assert str(path) in str(error.value)

@@ -26,5 +26,5 @@ def instantiate(config: Any, **kwargs: Any) -> Any:
 
 
 def config_values(node: Any) -> Any:
-    """A config node as plain containers (what checkpoints store), None as None."""
-    return OmegaConf.to_container(node, resolve=True) if node is not None else None
+    """A config node as plain containers (what checkpoints store: choices as their names), None as None."""
+    return OmegaConf.to_container(node, resolve=True, enum_to_str=True) if node is not None else None

@@ -3,7 +3,8 @@
 Each option's YAML extends its group's schema (`defaults: [/schema/<group>@_here_, _self_]`), so
 `data.batch_size=abc` or a misspelt key such as `data.batchsize=8` stops at start-up with Hydra's
 message naming the key and the expected type, before anything is read or built. Values that are
-well-typed but wrong (`val_split=2`, an unknown `verify` mode) are checked by the code that uses them.
+well-typed but wrong (`val_split=2`) are checked by the code that uses them; an option with a few choices is
+an Enum (`data.options`), so a wrong choice (`data.cache=sometimes`) stops at start-up too.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import II, MISSING
 
 from inception_tl.config.run_name import register_run_name
-from inception_tl.data.augment import Augment
+from inception_tl.data.options import BadImagePolicy, BalanceMode, CacheMode, DuplicatePolicy, VerifyMode
+from inception_tl.data.worker.augment import Augment
 from inception_tl.finetune.config import FinetuneConfig
 
 
@@ -52,27 +54,26 @@ class DataSchema:
     # null: the backbone's own input size (299).
     image_size: int | None = None
     batch_size: int = 32
-    # Loader worker processes. Each slices about 1,000 decoded 299 px images a second from the cache: enough
-    # for a GPU at a few workers; more help validation (its crops are resized by PIL) and a cold cache.
+    # Loader worker processes. Each slices about 1,000 decoded 299 px images a second from the cache (the
+    # device finishes them): enough for a GPU at a few workers; more help a cold cache.
     num_workers: int = 8
     # Without a val/ folder, this stratified, seeded fraction of train/ validates.
     val_split: float = 0.2
     seed: int = II("seed")
-    # Before training every file is checked. header: PIL verifies each one without decoding (fast);
-    # full: decodes every image, which also catches truncated JPEGs.
-    verify: str = "header"
-    # error: stop and list every unreadable image; skip: train without them (listed in skipped_images.csv).
-    on_bad_image: str = "error"
-    # none; or weighted: draw training images with probability inversely proportional to their class size.
-    balance: str = "none"
-    # Images in more than one split (identical files, or resized/recompressed copies by perceptual hash):
-    # warn (list them in duplicates.csv), error (stop, naming each pair), drop (remove the evaluation copy,
-    # listed in dropped_duplicates.csv), or off (no fingerprinting). near_duplicate_bits: pHash distance.
-    on_duplicate: str = "warn"
+    # The choices of each option below are described in src/inception_tl/data/options.py.
+    # Before training every file is checked: header (fast) or full (decodes every image).
+    verify: VerifyMode = VerifyMode.header
+    # An unreadable image: error (stop and list them all) or skip (train without them).
+    on_bad_image: BadImagePolicy = BadImagePolicy.error
+    # none, or weighted: every class drawn equally often.
+    balance: BalanceMode = BalanceMode.none
+    # Images in more than one split (identical files, or resized/recompressed copies by perceptual hash): warn,
+    # error, drop (the evaluation copy) or "off". near_duplicate_bits: the pHash distance of a near copy.
+    on_duplicate: DuplicatePolicy = DuplicatePolicy.warn
     near_duplicate_bits: int = 8
-    # Decode every image once into a memory-mapped file under cache_dir: auto (when it fits cache_max_gb
-    # and the disk), always, or none (decode every image at every epoch).
-    cache: str = "auto"
+    # Decode every image once into a memory-mapped file under cache_dir: auto (when it fits cache_max_gb and the
+    # disk), always, or none (decode every image at every epoch).
+    cache: CacheMode = CacheMode.auto
     cache_dir: str = "${paths.data_dir}/decoded"
     cache_max_gb: float = 64.0
     augment: Augment = field(default_factory=Augment)

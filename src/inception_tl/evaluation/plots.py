@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from inception_tl.data.images import load_rgb
+from inception_tl.data.store.decode import load_rgb
 from inception_tl.evaluation.predictions import Predictions
 from inception_tl.evaluation.report import Reliability, RocCurve
 

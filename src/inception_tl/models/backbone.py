@@ -13,9 +13,7 @@ from inception_tl.errors import ConfigError, WeightsError
 BACKBONES = ("inception_v3", "inception_v4", "inception_resnet_v2")
 
 
-def create_backbone(
-    name: str, pretrained: bool = True, weights: str | None = None, drop_rate: float = 0.0
-) -> torch.nn.Module:
+def create_backbone(name: str, *, pretrained: bool, weights: str | None, drop_rate: float) -> torch.nn.Module:
     """A timm model returning pooled features (`num_classes=0`); Inception v3's auxiliary head is off.
 
     `weights` (a local file) wins over `pretrained` (timm's default weights from the Hugging Face hub).

@@ -7,10 +7,9 @@ from torch import nn
 from inception_tl.errors import ConfigError
 
 
-def build_head(
-    in_features: int, num_classes: int, kind: str = "linear", hidden: int = 500, dropout: float = 0.3
-) -> nn.Module:
-    """`linear`, or `mlp`: Dense(hidden, relu) -> Dropout -> Dense(classes), the Keras recipe's head."""
+def build_head(in_features: int, num_classes: int, *, kind: str, hidden: int, dropout: float) -> nn.Module:
+    """`linear`, or `mlp`: Dense(hidden, relu) -> Dropout -> Dense(classes), the Keras recipe's head (the
+    options and their defaults: `HeadSchema`)."""
     if kind == "linear":
         return nn.Linear(in_features, num_classes)
     if kind == "mlp":

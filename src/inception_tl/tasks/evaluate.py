@@ -27,10 +27,10 @@ def checkpoint_datamodule(model: ImageClassifier, data: DictConfig | None) -> Im
     config = data if data is not None else model.hparams.get("trained_on")
     if config is None:
         raise ConfigError("This checkpoint stores no data config: choose the data to evaluate on with data=<option>.")
-    datamodule: ImageDataModule = instantiate(config, backbone=model.hparams.backbone["name"])
-    datamodule.preprocessing = dict(model.hparams.preprocessing)
-    datamodule.prepare_data()
-    datamodule.setup("test")
+    datamodule: ImageDataModule = instantiate(
+        config, backbone=model.hparams.backbone["name"], preprocessing=model.hparams.preprocessing
+    )
+    datamodule.setup_data()
     if datamodule.class_names != model.class_names:
         raise ConfigError(
             f"The data's classes {datamodule.class_names} differ from the checkpoint's {model.class_names}."

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from lightning.fabric.utilities.apply_func import move_data_to_device
 from omegaconf import DictConfig
 from rich.console import Console
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 from torchvision.datasets.folder import IMG_EXTENSIONS
 
-from inception_tl.data.images import load_rgb
-from inception_tl.data.transforms import eval_transform
+from inception_tl.data.device import BatchTransform
+from inception_tl.data.preprocessing import resize_size
+from inception_tl.data.store import StorageSpec
+from inception_tl.data.worker import ImageFiles, collate_files
 from inception_tl.errors import ConfigError, DataError
 from inception_tl.models.loading import load_classifier
+from inception_tl.training.trainer import autocast, resolve_precision
 
 console = Console(stderr=True, soft_wrap=True)  # long paths stay on one line, greppable in logs
 
@@ -33,29 +37,6 @@ def find_images(path: Path) -> list[Path]:
     if not images:
         raise DataError(f"No image files ({', '.join(IMG_EXTENSIONS)}) under {path}.")
     return images
-
-
-class ImageFiles(Dataset):
-    """(index, image tensor or None, error message or None): an unreadable file is reported, not raised."""
-
-    def __init__(self, paths: Sequence[Path], transform: Any) -> None:
-        self.paths, self.transform = list(paths), transform
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, index: int) -> tuple[int, torch.Tensor | None, str | None]:
-        try:
-            return index, self.transform(load_rgb(str(self.paths[index]))), None
-        except DataError as error:
-            return index, None, str(error)
-
-
-def collate(batch: list[tuple[int, torch.Tensor | None, str | None]]) -> tuple[list[int], torch.Tensor | None, dict]:
-    readable = [(index, image) for index, image, _ in batch if image is not None]
-    failures = {index: error for index, image, error in batch if image is None}
-    images = torch.stack([image for _, image in readable]) if readable else None
-    return [index for index, _ in readable], images, failures
 
 
 @dataclass(frozen=True)
@@ -84,33 +65,46 @@ class FilePredictions:
 def predict_files(
     model: torch.nn.Module,
     paths: Sequence[Path],
-    preprocessing: dict[str, Any],
+    preprocessing: Mapping[str, Any],
     class_names: Sequence[str],
-    batch_size: int = 32,
-    num_workers: int = 0,
-    tta: bool = False,
+    *,
+    batch_size: int,
+    num_workers: int,
+    tta: bool,
+    precision: str,
 ) -> FilePredictions:
-    """Softmax probabilities per file; with `tta`, the mean over the image and its horizontal mirror."""
+    """Softmax probabilities per file; with `tta`, the mean over the image and its horizontal mirror.
+
+    The files take the training run's data path: decoded at the storage size in the loader workers, moved as
+    uint8, cut to timm's evaluation crop and normalised on the model's device (`data.device`), so a file gets
+    the probabilities `eval.py` gives the same image. The model runs under `precision` (`16-mixed`, ...).
+    """
     model.eval()
     device = next(model.parameters()).device
+    spec = StorageSpec(resize_size(preprocessing), preprocessing["interpolation"])
+    transform = BatchTransform.for_preprocessing(preprocessing)
     loader = DataLoader(
-        ImageFiles(paths, eval_transform(preprocessing)),
+        ImageFiles(paths, spec, transform.size),
         batch_size=batch_size,
         num_workers=num_workers,
-        collate_fn=collate,
+        collate_fn=collate_files,
+        pin_memory=device.type == "cuda",
     )
-    probabilities: dict[int, np.ndarray] = {}
-    failures: dict[int, str] = {}
-    for indices, images, batch_failures in loader:
-        failures.update(batch_failures)
-        if images is None:
+    indices, scores, failures = [], [], {}
+    for batch in loader:
+        failures.update(batch.pop("failures"))
+        if not batch:  # every file of this batch was unreadable
             continue
-        images = images.to(device)
-        scores = model(images).float().softmax(dim=1)
-        if tta:
-            scores = (scores + model(images.flip(-1)).float().softmax(dim=1)) / 2
-        probabilities.update(zip(indices, scores.cpu().numpy(), strict=True))
-    return FilePredictions(list(paths), list(class_names), probabilities, failures)
+        indices.append(batch["indices"])
+        images = transform(move_data_to_device(batch, device))
+        with autocast(precision, device):
+            probabilities = model(images).float().softmax(dim=1)
+            if tta:
+                probabilities = (probabilities + model(images.flip(-1)).float().softmax(dim=1)) / 2
+        scores.append(probabilities)  # stays on the device: read back once, at the end
+    found = torch.cat(scores).cpu().numpy() if scores else np.empty((0, len(class_names)))
+    order = torch.cat(indices).tolist() if indices else []
+    return FilePredictions(list(paths), list(class_names), dict(zip(order, found, strict=True)), failures)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -132,6 +126,7 @@ def predict(cfg: DictConfig) -> FilePredictions:
         batch_size=cfg.batch_size,
         num_workers=cfg.num_workers,
         tta=cfg.tta,
+        precision=resolve_precision(cfg.precision),
     )
     output.parent.mkdir(parents=True, exist_ok=True)
     result.to_csv(output)

@@ -13,9 +13,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from inception_tl.config.instantiate import config_values, instantiate
-from inception_tl.data import ImageDataModule
-from inception_tl.data.duplicates import duplicate_notes
-from inception_tl.data.summary import class_counts, summary_notes, write_summary
+from inception_tl.data import DataReport, ImageDataModule
 from inception_tl.evaluation.passes import evaluate_best
 from inception_tl.evaluation.writer import console, write_outputs
 from inception_tl.finetune import FinetuneConfig
@@ -50,25 +48,19 @@ def build_model(cfg: DictConfig, datamodule: ImageDataModule) -> ImageClassifier
     ).set_channels_last(cfg.channels_last)
 
 
-def report_data(output_dir: Path, datamodule: ImageDataModule) -> None:
-    """Print images per class and split with any warnings, and keep them in the run directory."""
-    counts = class_counts(datamodule.samples, datamodule.class_names)
-    console.print(f"Data: [bold]{datamodule.root}[/bold]")
+def print_report(report: DataReport) -> None:
+    """Images per class and split, then every warning, as the run starts."""
+    console.print(f"Data: [bold]{report.root}[/bold]")
+    counts = report.counts
     table = Table(title="Images per class")
     table.add_column("class")
     for split in counts:
         table.add_column(split, justify="right")
-    for name in datamodule.class_names:
+    for name in report.class_names:
         table.add_row(name, *(str(counts[split][name]) for split in counts))
     console.print(table)
-    notes = summary_notes(datamodule.scan, counts, datamodule.balance)
-    if datamodule.duplicates is not None:
-        notes += duplicate_notes(datamodule.duplicates, datamodule.on_duplicate)
-    if datamodule.cache_note:
-        notes.append(datamodule.cache_note)
-    for note in notes:
+    for note in report.notes:
         console.print(f"[yellow]{note}[/yellow]")
-    write_summary(output_dir, datamodule.scan, counts, notes, datamodule.duplicates)
 
 
 def search_pruning(cfg: DictConfig) -> Callback | None:
@@ -99,8 +91,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         saved = checkpoint_hyperparameters(ckpt_path)
         check_same_backbone(saved, cfg.backbone.name, ckpt_path)
     datamodule: ImageDataModule = instantiate(cfg.data, backbone=cfg.backbone.name)
-    datamodule.prepare_data()
-    datamodule.setup("fit")  # scans the folder: every data problem is reported before the model is built
+    report = datamodule.setup_data()  # every data problem is reported before the model is built
     if ckpt_path is not None:
         check_same_classes(saved, datamodule.class_names, ckpt_path)
     model = build_model(cfg, datamodule)
@@ -120,7 +111,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         (output_dir / "config.yaml").write_text(resolved)
         console.print(Syntax(resolved, "yaml", theme="ansi_dark"))
         console.print(f"Run directory: [bold]{output_dir}[/bold]")
-        report_data(output_dir, datamodule)
+        print_report(report)
+        report.write(output_dir)
         config = OmegaConf.to_container(cfg, resolve=True)
         for logger in trainer.loggers:  # the whole resolved config, not only the model's hyperparameters
             logger.log_hyperparams(config)

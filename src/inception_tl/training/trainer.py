@@ -4,6 +4,7 @@ for the machine and checkpoints written atomically."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import lightning as L
@@ -25,6 +26,15 @@ def resolve_precision(precision: str | int) -> str | int:
     if precision != "auto":
         return precision
     return "16-mixed" if torch.cuda.is_available() else "32-true"
+
+
+AUTOCAST_DTYPES = {"16-mixed": torch.float16, "bf16-mixed": torch.bfloat16}
+
+
+def autocast(precision: str | int, device: torch.device) -> AbstractContextManager:
+    """Lightning's mixed precision outside a Trainer (`predict.py`, the benchmarks): autocast to fp16 or bf16."""
+    dtype = AUTOCAST_DTYPES.get(str(precision))
+    return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
 
 
 def resolve_sync_batchnorm(sync_batchnorm: bool | str) -> bool:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from inception_tl.data.download import RemoteFile, fetch
-from inception_tl.data.extract import extract_zip
+from inception_tl.data.sources.download import RemoteFile, fetch
+from inception_tl.data.sources.extract import extract_zip
 from inception_tl.errors import DownloadError
 
 

@@ -11,15 +11,41 @@ uncached run (a test checks the head's weights agree).
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
 
 import lightning as L
 import torch
 from lightning.fabric.utilities.apply_func import move_data_to_device
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_info
+from torch.utils.data import DataLoader
 
 # Splits the fit loop reads; test runs after fitting, on images.
 FIT_SPLITS = ("train", "val")
+
+
+@runtime_checkable
+class ServesFeatures(Protocol):
+    """A data module that can serve a split's features in place of its images (`ImageDataModule`)."""
+
+    augments_training: bool
+
+    def loader(self, split: str, whole: bool = False) -> DataLoader: ...
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any: ...
+
+    def use_features(self, features: Mapping[str, torch.Tensor]) -> None: ...
+
+
+@runtime_checkable
+class ComputesFeatures(Protocol):
+    """A model with a freeze schedule whose pooled backbone features can be computed alone (`ImageClassifier`)."""
+
+    freeze_schedule: Any
+    finetune: Any
+
+    def pooled_features(self, images: torch.Tensor) -> torch.Tensor: ...
 
 
 class FeatureCache(Callback):
@@ -40,13 +66,13 @@ class FeatureCache(Callback):
     @staticmethod
     def reason_not_to(pl_module: L.LightningModule, datamodule: object) -> str | None:
         """Why the features cannot be cached for this run (None: they can)."""
-        if not hasattr(datamodule, "use_features") or not hasattr(pl_module, "pooled_features"):
+        if not isinstance(datamodule, ServesFeatures) or not isinstance(pl_module, ComputesFeatures):
             return "the data module or model does not support it"
         if pl_module.freeze_schedule.releases:
             return "the backbone trains at some point (only finetune=linear_probe keeps it frozen throughout)"
         if pl_module.finetune.train_bn:
             return "finetune.train_bn=true updates BatchNorm statistics at every step"
-        if datamodule.augment.enabled:
+        if datamodule.augments_training:
             return "training images are augmented (set data.augment.enabled=false to train on fixed features)"
         return None
 
@@ -69,7 +95,9 @@ class FeatureCache(Callback):
 
     @staticmethod
     @torch.no_grad()
-    def compute(trainer: L.Trainer, pl_module: L.LightningModule, datamodule: object, split: str) -> torch.Tensor:
+    def compute(
+        trainer: L.Trainer, pl_module: L.LightningModule, datamodule: ServesFeatures, split: str
+    ) -> torch.Tensor:
         """Pooled features (N, C) of every image of `split`, in order, as float32 on the CPU."""
         was_training = pl_module.training
         pl_module.eval()  # frozen means inference mode: BatchNorm running statistics, no dropout

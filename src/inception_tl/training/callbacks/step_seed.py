@@ -13,7 +13,7 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from inception_tl.data.sampling import mix_seed
+from inception_tl.data.worker.sampling import mix_seed
 
 
 class StepSeed(Callback):

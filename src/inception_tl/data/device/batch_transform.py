@@ -1,0 +1,76 @@
+"""The device's part of the data path: each uint8 batch finished where the model runs (Lightning's
+`on_after_batch_transfer`): training images warped (crop, flip and affine in one resampling), the others cut
+to timm's evaluation crop, then normalised. On a GPU the loader workers only slice bytes; on the CPU the same
+code runs on CPU tensors. Nothing here reads a value back from the device."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from inception_tl.data.device.resize import FILTERS, eval_crop
+from inception_tl.errors import ConfigError
+
+# grid_sample's modes for timm's interpolation names.
+GRID_MODES = {"bicubic": "bicubic", "bilinear": "bilinear", "lanczos": "bicubic"}
+
+
+class BatchTransform:
+    """Warp or evaluation crop, then timm's normalisation: uint8 batches in, float32 model inputs out.
+
+    Training images are normalised before they are warped, so the fill colour of areas a rotation or shift
+    brings in is exactly the mean, i.e. 0, as torchvision's `RandomAffine(fill=mean)` intends.
+    """
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float], size: int, interpolation: str) -> None:
+        if interpolation not in FILTERS:
+            raise ConfigError(
+                f"The backbone's preprocessing uses {interpolation!r} interpolation; the device data path "
+                f"reproduces {sorted(FILTERS)}."
+            )
+        self.mean = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
+        self.std = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
+        self.size, self.interpolation = size, interpolation
+        # Bicubic resampling overshoots at edges; PIL's uint8 output clips to [0, 255], so do we.
+        self.low, self.high = (0 - self.mean) / self.std, (1 - self.mean) / self.std
+        self._constants: dict[torch.device, tuple[torch.Tensor, ...]] = {}
+
+    @classmethod
+    def for_preprocessing(cls, preprocessing: Mapping[str, Any]) -> BatchTransform:
+        """From timm's data config (mean, std, input size, interpolation)."""
+        config = preprocessing
+        return cls(config["mean"], config["std"], config["input_size"][-1], config["interpolation"])
+
+    def _on(self, device: torch.device) -> tuple[torch.Tensor, ...]:
+        """mean, std and the clamp limits on `device`, copied there once."""
+        if device not in self._constants:
+            self._constants[device] = tuple(t.to(device) for t in (self.mean, self.std, self.low, self.high))
+        return self._constants[device]
+
+    def normalise(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Pixel values in [0, 255] (uint8 or float) to float32 (x / 255 - mean) / std, in torchvision's order of
+        operations (`ToTensor`, `Normalize`), so evaluation inputs equal timm's to the bit."""
+        mean, std, _, _ = self._on(pixels.device)
+        return (pixels.float() / 255 - mean) / std
+
+    def warp(self, images: torch.Tensor, thetas: torch.Tensor, sizes: torch.Tensor) -> torch.Tensor:
+        """Resample each image through its `affine_grid` theta into `size` x `size`; outside the image: 0."""
+        grid = F.affine_grid(thetas, [len(images), 3, self.size, self.size], align_corners=False)
+        mode = GRID_MODES[self.interpolation]
+        warped = F.grid_sample(images, grid, mode=mode, padding_mode="border", align_corners=False)
+        _, _, low, high = self._on(images.device)
+        warped = torch.clamp(warped, low, high)
+        # Each image's extent in the canvas's normalised coordinates (x, y): beyond it lies the fill colour.
+        canvas_h, canvas_w = images.shape[-2:]
+        extents = torch.stack([sizes[:, 1] * (2 / canvas_w), sizes[:, 0] * (2 / canvas_h)], dim=-1) - 1
+        inside = ((grid >= -1) & (grid <= extents.view(-1, 1, 1, 2))).all(dim=-1)
+        return warped * inside.unsqueeze(1)
+
+    def __call__(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        if "thetas" in batch:
+            return self.warp(self.normalise(batch["images"]), batch["thetas"].float(), batch["sizes"])
+        crops = eval_crop(batch["images"], batch["sizes"], batch["boxes"], self.size, self.interpolation)
+        return self.normalise(crops)

@@ -1,0 +1,76 @@
+"""Stage 2 of the data path: what is checked before training, returned as one value, the data report.
+
+The folder is scanned (every layout problem and unreadable image reported at once, `scan.py`), `train/` is
+split into training and validation when there is no `val/` (`splits.py`), and every pair of images across
+the final splits is compared for leakage (`fingerprint.py`, `duplicates.py`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from inception_tl.data.inspect.duplicates import (
+    DuplicateReport,
+    evaluation_copies,
+    find_duplicates,
+    raise_for_duplicates,
+)
+from inception_tl.data.inspect.report import DataReport
+from inception_tl.data.inspect.scan import FolderScan, Sample, raise_for_problems, scan_folder
+from inception_tl.data.inspect.splits import stratified_split
+from inception_tl.data.options import BadImagePolicy, BalanceMode, DuplicatePolicy, VerifyMode
+
+__all__ = ["DataReport", "inspect_folder"]
+
+
+def final_splits(scan: FolderScan, val_split: float, seed: int) -> dict[str, list[Sample]]:
+    """train, val (the `val/` folder, or a stratified, seeded `val_split` of `train/`) and test when present."""
+    train = scan.samples["train"]
+    if "val" in scan.samples:
+        val = scan.samples["val"]
+    else:
+        kept, held_out = stratified_split([label for _, label in train], val_split, seed)
+        train, val = [train[i] for i in kept], [train[i] for i in held_out]
+    samples = {"train": train, "val": val}
+    if "test" in scan.samples:
+        samples["test"] = scan.samples["test"]
+    return samples
+
+
+def check_duplicates(
+    samples: dict[str, list[Sample]], scan: FolderScan, policy: DuplicatePolicy, near_duplicate_bits: int
+) -> DuplicateReport:
+    """Find copies across and within the final splits; stop (error), drop the evaluation copies from `samples`
+    in place (drop), or only report them (warn)."""
+    split_paths = {split: [path for path, _ in pairs] for split, pairs in samples.items()}
+    report = find_duplicates(split_paths, scan.fingerprints, near_duplicate_bits)
+    if report.across and policy is DuplicatePolicy.error:
+        raise_for_duplicates(report)
+    if policy is DuplicatePolicy.drop:
+        copies = evaluation_copies(report)
+        for split in ("val", "test"):
+            if split in samples:
+                report.dropped += [path for path, _ in samples[split] if path in copies]
+                samples[split] = [sample for sample in samples[split] if sample[0] not in copies]
+    return report
+
+
+def inspect_folder(
+    root: Path,
+    *,
+    verify: VerifyMode,
+    on_bad_image: BadImagePolicy,
+    on_duplicate: DuplicatePolicy,
+    near_duplicate_bits: int,
+    val_split: float,
+    seed: int,
+    balance: BalanceMode,
+    workers: int,
+) -> DataReport:
+    """Scan `root`, make the final splits and check them for duplicates; a DataError lists every problem."""
+    check = on_duplicate is not DuplicatePolicy.off
+    scan = scan_folder(root, verify, workers=workers, fingerprints=check)
+    raise_for_problems(scan, on_bad_image)
+    samples = final_splits(scan, val_split, seed)
+    duplicates = check_duplicates(samples, scan, on_duplicate, near_duplicate_bits) if check else None
+    return DataReport(scan, samples, balance, on_duplicate, duplicates)

@@ -1,0 +1,65 @@
+"""The data options whose value is one of a few choices, each an Enum: `DataSchema` types its fields with them, so
+Hydra refuses a wrong value at start-up, naming the choices, before anything is read.
+
+The values equal the names, as written in YAML (quote `"off"`: YAML reads a bare off as false), on the command
+line and in a checkpoint's `trained_on`; `choice` turns either form into the member.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import TypeVar
+
+from inception_tl.errors import ConfigError
+
+
+class VerifyMode(Enum):
+    """How the scan checks each image before training."""
+
+    header = "header"  # PIL verifies each file's structure without decoding it (fast)
+    full = "full"  # decodes every image as training will: also catches truncated JPEGs
+
+
+class BadImagePolicy(Enum):
+    """What an image that cannot be read does to the run."""
+
+    error = "error"  # stop and list every unreadable image
+    skip = "skip"  # train without them; they are listed in skipped_images.csv
+
+
+class BalanceMode(Enum):
+    """How training images are drawn."""
+
+    none = "none"  # every image once per epoch
+    weighted = "weighted"  # with replacement, inversely proportional to the class size: classes equally often
+
+
+class DuplicatePolicy(Enum):
+    """What images found in more than one split (identical, or resized/recompressed copies) do."""
+
+    warn = "warn"  # list them in duplicates.csv and train on
+    error = "error"  # stop, naming each pair
+    drop = "drop"  # remove the evaluation copy (listed in dropped_duplicates.csv)
+    off = "off"  # no check: the scan does not fingerprint
+
+
+class CacheMode(Enum):
+    """Whether images are decoded once into a memory-mapped file under `data.cache_dir`."""
+
+    auto = "auto"  # when it fits data.cache_max_gb and leaves the disk at most 90% full
+    always = "always"  # whatever its size (an error when the disk cannot hold it)
+    none = "none"  # decode every image at every epoch
+
+
+Choice = TypeVar("Choice", bound=Enum)
+
+
+def choice(kind: type[Choice], value: Choice | str, option: str) -> Choice:
+    """`value` (a member, or its name) as a member of `kind`; a ConfigError naming `option` and the choices."""
+    if isinstance(value, kind):
+        return value
+    try:
+        return kind[str(value)]
+    except KeyError:
+        names = ", ".join(member.name for member in kind)
+        raise ConfigError(f"{option}={value!r}: choose one of {names}.") from None

@@ -1,0 +1,46 @@
+"""Preprocessing from timm's own data config for the backbone: sizes, the eval crop and its normalisation."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import timm
+from timm.data import create_transform, resolve_data_config
+from torchvision import transforms as T
+
+from inception_tl.errors import ConfigError
+
+# The Inception stem (three stride-2 stages and two pools) needs at least this many pixels.
+MIN_IMAGE_SIZE = 75
+
+
+def resolve_preprocessing(model_name: str, image_size: int | None = None) -> dict[str, Any]:
+    """timm's data config for `model_name` (mean, std, interpolation, crop_pct), optionally resized."""
+    pretrained_cfg = timm.models.get_pretrained_cfg(model_name)
+    if pretrained_cfg is None:
+        raise ConfigError(f"timm knows no pretrained config for {model_name!r}.")
+    config = resolve_data_config(pretrained_cfg=pretrained_cfg.to_dict())
+    if image_size is not None:
+        if image_size < MIN_IMAGE_SIZE:
+            raise ConfigError(
+                f"data.image_size={image_size} is too small: Inception backbones need at least "
+                f"{MIN_IMAGE_SIZE} px. Use data.image_size={MIN_IMAGE_SIZE} or more (the default is 299)."
+            )
+        config["input_size"] = (3, image_size, image_size)
+    config["input_size"] = tuple(config["input_size"])
+    config["mean"] = tuple(config["mean"])
+    config["std"] = tuple(config["std"])
+    return config
+
+
+def resize_size(preprocessing: Mapping[str, Any]) -> int:
+    """The shorter side timm's eval transform resizes to before its centre crop: floor(size / crop_pct)."""
+    return math.floor(preprocessing["input_size"][-1] / preprocessing["crop_pct"])
+
+
+def eval_transform(preprocessing: Mapping[str, Any]) -> T.Compose:
+    """timm's own evaluation transform on a PIL image (resize to size / crop_pct, centre crop, normalise): the
+    reference the device path (`device.resize`) equals to the bit."""
+    return create_transform(**preprocessing, is_training=False)

@@ -1,0 +1,19 @@
+"""Stage 4 of the data path: what a loader worker does per image (`items.py`: read the stored pixels, draw the
+training warp from the image's own seed, `augment.py`, or work out its evaluation crop box) and per batch
+(`collate.py`), in the order the resumable sampler gives (`sampling.py`)."""
+
+from inception_tl.data.worker.augment import Augment
+from inception_tl.data.worker.collate import collate_features, collate_files, collate_images
+from inception_tl.data.worker.items import FeatureSplit, ImageFiles, SplitImages
+from inception_tl.data.worker.sampling import ResumableShuffleSampler
+
+__all__ = [
+    "Augment",
+    "FeatureSplit",
+    "ImageFiles",
+    "ResumableShuffleSampler",
+    "SplitImages",
+    "collate_features",
+    "collate_files",
+    "collate_images",
+]

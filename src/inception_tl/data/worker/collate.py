@@ -1,0 +1,65 @@
+"""Batches as the loader workers hand them over: uint8 pixels on a common canvas and what the device needs to
+finish each image (its size, and its warp or its evaluation crop box), or cached features."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def canvas(images: Sequence[torch.Tensor]) -> torch.Tensor:
+    """uint8 (N, 3, H, W): each image at the top left of the largest extent, its edges repeated into the rest
+    (as a resampler clamps at an image's border; the evaluation crop gives those pixels no weight)."""
+    height, width = max(image.shape[1] for image in images), max(image.shape[2] for image in images)
+    padded = [
+        image
+        if image.shape[1:] == (height, width)
+        else torch.from_numpy(
+            np.pad(image.numpy(), ((0, 0), (0, height - image.shape[1]), (0, width - image.shape[2])), mode="edge")
+        )
+        for image in images
+    ]
+    return torch.stack(padded)
+
+
+def warp_thetas(items: Sequence[Mapping[str, Any]], canvas_h: int, canvas_w: int) -> torch.Tensor:
+    """Each item's warp (output pixels -> source pixels) as the `affine_grid` theta of the canvas: normalised
+    output coordinates to normalised canvas coordinates."""
+    size = items[0]["size"]
+    from_output = np.array([[size / 2, 0.0, size / 2], [0.0, size / 2, size / 2], [0.0, 0.0, 1.0]])
+    to_canvas = np.array([[2 / canvas_w, 0.0, -1.0], [0.0, 2 / canvas_h, -1.0], [0.0, 0.0, 1.0]])
+    thetas = np.stack([(to_canvas @ item["warp"] @ from_output)[:2] for item in items])
+    return torch.from_numpy(thetas.astype(np.float32))
+
+
+def collate_images(items: Sequence[Mapping[str, Any]]) -> dict[str, torch.Tensor]:
+    """{images, labels, indices, sizes} and, for training images, their warps (`thetas`), for the others their
+    evaluation crop boxes (`boxes`)."""
+    images = canvas([item["image"] for item in items])
+    batch = {
+        "images": images,
+        "labels": torch.tensor([item["label"] for item in items], dtype=torch.long),
+        "indices": torch.tensor([item["index"] for item in items], dtype=torch.long),
+        "sizes": torch.tensor([item["image"].shape[1:] for item in items], dtype=torch.long),
+    }
+    if "warp" in items[0]:
+        batch["thetas"] = warp_thetas(items, *images.shape[2:])
+    else:
+        batch["boxes"] = torch.tensor([item["box"] for item in items], dtype=torch.long)
+    return batch
+
+
+def collate_files(items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """`collate_images` of the readable files, with `failures`: file index -> why it could not be read."""
+    readable = [item for item in items if item["error"] is None]
+    batch: dict[str, Any] = collate_images(readable) if readable else {}
+    batch["failures"] = {item["index"]: item["error"] for item in items if item["error"] is not None}
+    return batch
+
+
+def collate_features(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """`FeatureSplit.__getitems__` already returns the batch."""
+    return batch

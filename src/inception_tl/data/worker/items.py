@@ -1,0 +1,107 @@
+"""What a loader worker does per image: read its stored pixels and work out how the device finishes it (the
+training warp drawn from the image's seed, or the evaluation crop box), or serve its cached features.
+
+Workers only slice bytes and do a little arithmetic on a few numbers; the float work on pixels happens on the
+training device (`device/`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from inception_tl.data.device.resize import crop_box
+from inception_tl.data.store import ImageStore, StorageSpec
+from inception_tl.data.worker.augment import Augment, draw_parameters, output_to_source
+from inception_tl.errors import DataError
+
+
+def index_and_seed(key: int | tuple[int, int]) -> tuple[int, int | None]:
+    """(index, seed) from what `ResumableShuffleSampler` yields, (index, None) from a plain index."""
+    return key if isinstance(key, tuple) else (key, None)
+
+
+def as_chw(pixels: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) uint8 pixels as the (3, H, W) tensor the batch carries."""
+    return torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))
+
+
+class SplitImages(Dataset):
+    """One split: `items[i]` is {image: uint8 (3, H, W) at its storage size, label, index} plus, when augmenting,
+    the warp to the training crop and its `size`, else the evaluation crop `box` (see `device.resize`).
+
+    Indexed by an int or by (index, seed), as `ResumableShuffleSampler` yields: the warp is then drawn from a
+    generator seeded by `seed`, so an epoch's augmentations depend on nothing else.
+    """
+
+    def __init__(
+        self,
+        store: ImageStore,
+        positions: Sequence[int],
+        labels: Sequence[int],
+        size: int,
+        resize: int,
+        augment: Augment | None,
+    ) -> None:
+        self.store, self.positions, self.labels = store, list(positions), list(labels)
+        self.size, self.resize, self.augment = size, resize, augment
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
+        index, seed = index_and_seed(key)
+        pixels = self.store.read(self.positions[index])
+        item: dict[str, Any] = {"image": as_chw(pixels), "label": self.labels[index], "index": index}
+        if self.augment is None:
+            item["box"] = crop_box(*pixels.shape[:2], self.resize, self.size)
+            return item
+        if seed is None:  # indexed without a sampler's seed: draw one from torch's generator
+            seed = int(torch.randint(2**62, ()).item())
+        parameters = draw_parameters(np.random.default_rng(seed), *pixels.shape[:2], self.size, self.augment)
+        item["warp"] = output_to_source(parameters, self.size)
+        item["size"] = self.size
+        return item
+
+
+class ImageFiles(Dataset):
+    """Image files outside any dataset (`predict.py`), decoded at the storage size as the cache would hold them:
+    `items[i]` is {image, label -1, index, box, error None}, or for a file that cannot be read {index, error}."""
+
+    def __init__(self, paths: Sequence[Path], spec: StorageSpec, size: int) -> None:
+        self.paths, self.spec, self.size = [str(path) for path in paths], spec, size
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        try:
+            pixels = self.spec.decode(self.paths[index])
+        except DataError as error:
+            return {"index": index, "error": str(error)}
+        box = crop_box(*pixels.shape[:2], self.spec.shorter_side, self.size)
+        return {"image": as_chw(pixels), "label": -1, "index": index, "box": box, "error": None}
+
+
+class FeatureSplit(Dataset):
+    """A split's pooled backbone features (computed once, see `training.callbacks.feature_cache`)."""
+
+    def __init__(self, features: torch.Tensor, labels: Sequence[int]) -> None:
+        self.features, self.labels = features, torch.as_tensor(list(labels), dtype=torch.long)
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
+        index, _ = index_and_seed(key)
+        return {"features": self.features[index], "label": int(self.labels[index]), "index": index}
+
+    def __getitems__(self, keys: Sequence[int | tuple[int, int]]) -> dict[str, torch.Tensor]:
+        # The DataLoader fetches a whole batch in one call: one indexing op, no per-item Python.
+        indices = torch.tensor([index_and_seed(key)[0] for key in keys], dtype=torch.long)
+        return {"features": self.features[indices], "labels": self.labels[indices], "indices": indices}

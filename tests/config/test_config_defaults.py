@@ -1,0 +1,70 @@
+"""Each fact is stated once: the typed schemas hold every default, and an option's YAML states only what
+differs from them (so changing a default means changing one line, in the schema)."""
+
+import dataclasses
+import inspect
+from typing import Any
+
+import pytest
+from omegaconf import OmegaConf
+
+from inception_tl.config.schema import BackboneSchema, DataSchema, HeadSchema, finetune_schema
+from inception_tl.data import ImageDataModule
+from inception_tl.models.backbone import create_backbone
+from inception_tl.models.head import build_head
+from tests.helpers import CONFIG_DIR, compose_config
+
+SCHEMAS = {"backbone": BackboneSchema, "data": DataSchema, "finetune": finetune_schema()}
+OPTIONS = [(group, path) for group in SCHEMAS for path in sorted((CONFIG_DIR / group).glob("*.yaml"))]
+
+
+def leaves(node: Any, prefix: str = "") -> dict[str, Any]:
+    """Dotted key -> value for every leaf of nested mappings (lists are leaves)."""
+    if not isinstance(node, dict):
+        return {prefix: node}
+    found: dict[str, Any] = {}
+    for key, value in node.items():
+        found.update(leaves(value, f"{prefix}.{key}" if prefix else str(key)))
+    return found
+
+
+@pytest.mark.parametrize(("group", "path"), OPTIONS, ids=[f"{group}/{path.stem}" for group, path in OPTIONS])
+def test_no_option_restates_a_schema_default(group, path):
+    stated = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+    stated.pop("defaults", None)
+    schema = OmegaConf.structured(SCHEMAS[group])
+    defaults = leaves(OmegaConf.to_container(schema, resolve=False, enum_to_str=True))
+    restated = {key: value for key, value in leaves(stated).items() if key in defaults and defaults[key] == value}
+    assert not restated, f"conf/{group}/{path.name} restates the schema's defaults: {restated}"
+
+
+def test_the_options_still_compose_to_the_documented_values(tmp_path):
+    """The defaults moved into the schemas, not away: what a run gets is what it got before."""
+    cfg = compose_config(["paths.data_dir=/data"], tmp_path)
+    assert cfg.data.num_workers == 8
+    assert cfg.data.seed == cfg.seed == 42
+    assert cfg.data.augment.crop_scale == [0.5, 1.0]
+    assert cfg.data.cache_dir == "/data/decoded"
+    assert cfg.backbone.head.kind == "linear"
+    assert (cfg.finetune.strategy, cfg.finetune.warmup_epochs, cfg.finetune.backbone_lr_scale) == ("warmup", 2, 0.1)
+    shapes = compose_config(["data=shapes", "finetune=full"], tmp_path)
+    assert (shapes.data.num_workers, shapes.data.source.train_per_class) == (2, 500)
+    assert (shapes.finetune.strategy, shapes.finetune.backbone_lr_scale) == ("full", 1.0)
+    cifar = compose_config(["data=cifar10", "finetune=gradual"], tmp_path)
+    assert (cifar.data.batch_size, cifar.data.val_split) == (64, 0.1)
+    assert (cifar.finetune.lr_decay, cifar.finetune.min_lr_scale) == (0.8, 0.01)
+
+
+# What each schema configures: these take the schema's values without stating defaults of their own.
+BUILT_FROM = [(DataSchema, ImageDataModule), (BackboneSchema, create_backbone), (HeadSchema, build_head)]
+
+
+@pytest.mark.parametrize(("schema", "built"), BUILT_FROM, ids=[built.__name__ for _, built in BUILT_FROM])
+def test_no_signature_restates_a_schema_default(schema, built):
+    parameters = inspect.signature(built).parameters
+    options = {item.name for item in dataclasses.fields(schema)} & parameters.keys()
+    assert options, "the signature takes the schema's options"
+    restated = {
+        name: parameters[name].default for name in options if parameters[name].default is not inspect.Parameter.empty
+    }
+    assert not restated, f"{built.__name__} restates {schema.__name__}'s defaults: {restated}"

@@ -1,0 +1,45 @@
+import hashlib
+
+import pytest
+
+from inception_tl.data.inspect.report import class_counts
+from inception_tl.data.inspect.scan import scan_folder
+from inception_tl.data.options import VerifyMode
+from inception_tl.data.sources import Shapes
+from inception_tl.errors import DataError
+
+
+def fingerprint(root):
+    return {p.relative_to(root): hashlib.md5(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*.png"))}
+
+
+def test_shapes_are_written_once_deterministically_in_the_folder_layout(tmp_path):
+    source = Shapes(classes=["circle", "star"], train_per_class=4, test_per_class=2, image_size=80, seed=5)
+    source.prepare(tmp_path / "a")
+    Shapes(classes=["circle", "star"], train_per_class=4, test_per_class=2, image_size=80, seed=5).prepare(
+        tmp_path / "b"
+    )
+    assert fingerprint(tmp_path / "a") == fingerprint(tmp_path / "b")
+    scan = scan_folder(tmp_path / "a", VerifyMode.header, workers=1, fingerprints=False)
+    assert scan.class_names == ["circle", "star"]
+    assert class_counts(scan.samples, scan.class_names)["test"] == {"circle": 2, "star": 2}
+
+    before = (tmp_path / "a" / "train" / "circle" / "0000.png").stat().st_mtime_ns
+    source.prepare(tmp_path / "a")  # already there: nothing is rewritten
+    assert (tmp_path / "a" / "train" / "circle" / "0000.png").stat().st_mtime_ns == before
+
+
+def test_other_parameters_regenerate_and_another_seed_gives_other_images(tmp_path):
+    Shapes(classes=["square"], train_per_class=2, test_per_class=1, image_size=80, seed=1).prepare(tmp_path / "s")
+    first = fingerprint(tmp_path / "s")
+    Shapes(classes=["square"], train_per_class=2, test_per_class=1, image_size=80, seed=2).prepare(tmp_path / "s")
+    assert fingerprint(tmp_path / "s").keys() == first.keys()
+    assert fingerprint(tmp_path / "s") != first
+
+
+def test_a_folder_not_written_by_the_generator_is_never_overwritten(tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("precious")
+    with pytest.raises(DataError, match="refusing to overwrite"):
+        Shapes(train_per_class=1, test_per_class=1).prepare(tmp_path / "mine")
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "precious"

@@ -1,0 +1,73 @@
+"""Settings that cannot work stop `train.run` at once, saying why and what to do, before data is read."""
+
+import re
+
+import pytest
+import torch
+
+from inception_tl.errors import ConfigError
+from inception_tl.tasks.train import run
+from tests.helpers import compose_config
+
+QUICK = ["experiment=quickstart", "data.source.train_per_class=4", "data.source.test_per_class=2"]
+
+
+def save_checkpoint(path, backbone: str, class_names: list[str]) -> str:
+    torch.save({"hyper_parameters": {"backbone": {"name": backbone}, "class_names": class_names}}, path)
+    return str(path)
+
+
+def test_a_checkpoint_of_another_backbone_is_refused_before_any_data_is_read(tmp_path):
+    ckpt = save_checkpoint(tmp_path / "v4.ckpt", "inception_v4", ["circle", "square", "star", "triangle"])
+    cfg = compose_config([*QUICK, f"ckpt_path={ckpt}", f"paths.data_dir={tmp_path / 'data'}"], tmp_path / "run")
+    with pytest.raises(ConfigError) as error:
+        run(cfg)
+    assert f"ckpt_path={ckpt} holds a inception_v4" in str(error.value)
+    assert "backbone=inception_v3" in str(error.value)
+    assert not (tmp_path / "data").exists()  # the shapes were never generated
+
+
+def test_a_checkpoint_of_other_classes_is_refused_before_the_model_is_built(tmp_path):
+    ckpt = save_checkpoint(tmp_path / "two.ckpt", "inception_v3", ["cat", "dog"])
+    cfg = compose_config([*QUICK, f"ckpt_path={ckpt}", f"paths.data_dir={tmp_path / 'data'}"], tmp_path / "run")
+    with pytest.raises(ConfigError) as error:
+        run(cfg)
+    message = str(error.value)
+    assert "trained on 2 classes ['cat', 'dog']" in message
+    assert "the configured data has 4 classes ['circle', 'square', 'star', 'triangle']" in message
+    assert not (tmp_path / "run" / "config.yaml").exists()  # stopped before the trainer and the run's outputs
+
+
+@pytest.mark.parametrize(
+    ("content", "complaint"),
+    [
+        (b"not a checkpoint at all", "is not a checkpoint: torch.save writes a zip archive"),
+        ({"state_dict": {}}, "is not a checkpoint written by train.py"),
+    ],
+)
+def test_a_file_that_is_not_a_training_checkpoint_is_refused(tmp_path, content, complaint):
+    path = tmp_path / "file.ckpt"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        torch.save(content, path)
+    cfg = compose_config([*QUICK, f"ckpt_path={path}", f"paths.data_dir={tmp_path / 'data'}"], tmp_path / "run")
+    with pytest.raises(ConfigError, match=complaint):
+        run(cfg)
+
+
+@pytest.mark.parametrize(
+    ("override", "complaint"),
+    [
+        ("finetune.unfreeze_from=Mixed_9z", "finetune.unfreeze_from='Mixed_9z' names no block of this backbone"),
+        ("data.image_size=64", "data.image_size=64"),
+        ("data.batch_size=1", "data.batch_size=1 is too small"),
+        ("data.val_split=1.5", "data.val_split=1.5 must be between 0 and 1"),
+    ],
+)
+def test_an_impossible_setting_stops_the_run_before_any_data_is_read(tmp_path, override, complaint):
+    overrides = ["experiment=quickstart", "finetune=warmup", override, f"paths.data_dir={tmp_path / 'data'}"]
+    cfg = compose_config(overrides, tmp_path / "run")
+    with pytest.raises(ConfigError, match=re.escape(complaint)):
+        run(cfg)
+    assert not (tmp_path / "data").exists()  # the shapes were never generated

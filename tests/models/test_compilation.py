@@ -23,3 +23,23 @@ def test_the_first_steps_duration_is_reported_against_the_next_ones(tmp_path, ca
     (message,) = [record.message for record in caplog.records if "torch.compile" in record.message]
     assert "the first training step took" in message
     assert "the next ones" in message
+
+
+def test_repeated_blocks_are_compiled_once_and_reused():
+    """Regional compilation: Inception-ResNet-v2's 51 stages, 39 of them repeats of three blocks, give one graph
+    per kind of block and input shape, not one per stage (traced by dynamo; `eager` skips Inductor's codegen)."""
+    import torch
+    from torch._dynamo.utils import counters
+
+    model = classifier({"strategy": "full"}, backbone="inception_resnet_v2")
+    kinds = set()  # a block's type and its layers' settings, and the shape it is called with
+    for stage in model.stages:
+        stage.module.register_forward_pre_hook(lambda module, args: kinds.add((repr(module), args[0].shape)))
+    compile_model(model, backend="eager")
+    torch._dynamo.reset()
+    counters.clear()
+    model(torch.randn(2, 3, 75, 75)).sum().backward()
+    graphs = counters["stats"]["unique_graphs"]
+    assert len(model.stages) == 51
+    assert graphs <= len(kinds) + 1  # + the head
+    assert graphs < len(model.stages) / 2

@@ -10,8 +10,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from inception_tl.data.options import CacheMode
 from inception_tl.data.store import cache
-from inception_tl.data.store.cache import CachedImages, FileImages, StorageSpec, build_cache, cache_key
+from inception_tl.data.store.cache import (
+    CachedImages,
+    FileImages,
+    StorageSpec,
+    build_cache,
+    cache_key,
+    cache_refusal,
+    readable_size,
+)
 from inception_tl.data.store.decode import decode_for_storage
 from tests.helpers import make_datamodule, write_image_tree
 
@@ -135,3 +144,10 @@ def test_the_size_budget_and_none_decode_from_the_files_and_say_why(image_tree):
     assert isinstance(off._store, FileImages)
     assert "data.cache=none" in off.setup_data().storage
     assert not (root.parent / f"{root.name}-decoded").exists()
+
+
+def test_sizes_in_the_cache_messages_are_in_a_unit_that_shows_them(tmp_path):
+    """A small dataset's cache is a few MiB: "0.0 GiB" would say nothing."""
+    assert [readable_size(size) for size in (512, 3.5 * 2**20, 12 * 2**30)] == ["512 B", "3.5 MiB", "12.0 GiB"]
+    refusal = cache_refusal(CacheMode.auto, 3 * 2**20, tmp_path, max_gb=0.001)
+    assert refusal == "it would take 3.0 MiB, over data.cache_max_gb=0.001"

@@ -1,15 +1,14 @@
-"""Host to device for cached images: loader worker processes (the project's path) against threads in the main
-process, which would save the hop between processes (each batch crossing through shared memory).
+"""Host to device for cached images: loader worker processes against threads in the training process (the
+project's choice for cached images, `data.worker_mode=auto`), which save the hop between processes.
 
     python benchmarks/loader_hops.py                          # 1,024 PNGs of 300 px at 299, batch 128
     python benchmarks/loader_hops.py --workers 2 4 8 --batches 40
 
 Generates the PNGs once (under --root), builds the decoded-image cache through `ImageDataModule`, then times
-the training loader's batches (stored pixels sliced, warps drawn, collated) three ways over the same dataset,
-sampler and collate function: `processes` (torch's DataLoader with N workers), `threads` (N threads in this
-process, each building whole batches, a few batches ahead) and `main` (no workers). On a CUDA machine each
-batch is also pinned (the DataLoader's pin-memory thread does that for `processes`) and copied to the GPU.
-Prints images/s per way.
+the training loader's batches (stored pixels sliced, warps drawn, collated) with `data.worker_mode=processes`
+(torch's DataLoader with N worker processes, each batch written to shared memory and mapped back) and
+`threads` (N threads in this process reading each batch's items), and with no workers. On a CUDA machine
+each batch is also pinned by the DataLoader and copied to the GPU. Prints images/s for each.
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ import argparse
 import itertools
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +25,6 @@ from PIL import Image
 
 from inception_tl.data import ImageDataModule
 from inception_tl.data.sources import ImageFolder
-from inception_tl.data.worker import collate_images
 
 
 def write_pngs(root: Path, count: int, size: int) -> None:
@@ -39,17 +36,6 @@ def write_pngs(root: Path, count: int, size: int) -> None:
         if not path.exists():
             coarse = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
             Image.fromarray(coarse).resize((size, size), Image.Resampling.BICUBIC).save(path)
-
-
-def threaded_batches(datamodule: ImageDataModule, workers: int) -> Iterator[dict[str, torch.Tensor]]:
-    """One epoch of the training loader's batches, each built by one of `workers` threads."""
-    loader = datamodule.loader("train")
-    dataset, keys = loader.dataset, list(loader.sampler)
-    batches = [keys[start : start + datamodule.batch_size] for start in range(0, len(keys), datamodule.batch_size)]
-    with ThreadPoolExecutor(workers) as pool:
-        pending = [pool.submit(lambda part: collate_images([dataset[key] for key in part]), part) for part in batches]
-        for future in pending:
-            yield future.result()
 
 
 def endless(epoch: Callable[[], Iterable[dict[str, torch.Tensor]]]) -> Iterator[dict[str, torch.Tensor]]:
@@ -84,34 +70,33 @@ def main() -> None:
     write_pngs(args.root / "images", args.count, args.size)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     print(f"{args.count} PNGs of {args.size} px at {args.image_size}, batch {args.batch}, cached; on {device}")
-    for workers in args.workers:
-        datamodule = ImageDataModule(
-            source=ImageFolder(),
-            root=str(args.root / "images"),
-            image_size=args.image_size,
-            batch_size=args.batch,
-            num_workers=workers,
-            val_split=0.1,
-            seed=0,
-            verify="header",
-            on_bad_image="error",
-            balance="none",
-            on_duplicate="off",
-            near_duplicate_bits=8,
-            cache="always",
-            cache_dir=str(args.root / "decoded"),
-            cache_max_gb=64,
-            augment={},
-            backbone="inception_v4",
-        )
-        datamodule.setup_data()
-        loader = datamodule.loader("train")
-        processes = rate(endless(lambda loader=loader: loader), args.batches, device)
-        threads = rate(endless(lambda dm=datamodule, n=workers: threaded_batches(dm, n)), args.batches, device)
-        print(f"  {workers} worker(s): processes {processes:8.1f} images/s   threads {threads:8.1f} images/s")
-    datamodule.num_workers = 0
-    loader = datamodule.loader("train")
-    print(f"  no workers (this process): {rate(endless(lambda: loader), args.batches, device):8.1f} images/s")
+    for workers in [*args.workers, 0]:
+        rates = {}
+        for mode in ("processes", "threads") if workers else ("processes",):
+            datamodule = ImageDataModule(
+                source=ImageFolder(),
+                root=str(args.root / "images"),
+                image_size=args.image_size,
+                batch_size=args.batch,
+                num_workers=workers,
+                worker_mode=mode,
+                val_split=0.1,
+                seed=0,
+                verify="header",
+                on_bad_image="error",
+                balance="none",
+                on_duplicate="off",
+                near_duplicate_bits=8,
+                cache="always",
+                cache_dir=str(args.root / "decoded"),
+                cache_max_gb=64,
+                augment={},
+                backbone="inception_v4",
+            )
+            datamodule.setup_data()
+            loader = datamodule.loader("train")
+            rates[mode] = rate(endless(lambda loader=loader: loader), args.batches, device)
+        print(f"  {workers} worker(s): " + "   ".join(f"{mode} {value:8.1f} images/s" for mode, value in rates.items()))
 
 
 if __name__ == "__main__":

@@ -51,6 +51,14 @@ class CacheMode(Enum):
     none = "none"  # decode every image at every epoch
 
 
+class WorkerMode(Enum):
+    """What `data.num_workers` loads batches with."""
+
+    auto = "auto"  # threads when images come from the decoded-image cache, processes when they are decoded
+    threads = "threads"  # threads in the training process: no batch crosses between processes
+    processes = "processes"  # torch's DataLoader worker processes
+
+
 Choice = TypeVar("Choice", bound=Enum)
 
 

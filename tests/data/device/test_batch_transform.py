@@ -58,7 +58,7 @@ def test_without_augmentation_training_sees_the_evaluation_crop(photos):
 
 def warped(pixels: np.ndarray, parameters: WarpParameters, size: int) -> torch.Tensor:
     """`pixels` (H, W, 3) through one warp on the device path, as values in [0, 255]."""
-    item = {"image": torch.from_numpy(pixels.transpose(2, 0, 1).copy()), "label": 0, "index": 0}
+    item = {"image": pixels, "label": 0, "index": 0}
     item |= {"warp": output_to_source(parameters, size), "size": size}
     transform = BatchTransform((0.0,) * 3, (1.0,) * 3, size, "bicubic")  # identity normalisation, x 255
     return transform(collate_images([item]))[0] * 255
@@ -129,12 +129,11 @@ def test_a_warped_crop_keeps_its_area_and_stays_inside_the_image():
 def test_a_batch_of_different_sizes_warps_each_image_from_its_own_pixels():
     small, large = np.full((30, 30, 3), 200, np.uint8), np.full((60, 90, 3), 50, np.uint8)
     items = [
-        {"image": torch.from_numpy(p.transpose(2, 0, 1).copy()), "label": 0, "index": i, "size": 20}
-        | {"warp": output_to_source(still((0, 0, *p.shape[:2])), 20)}
+        {"image": p, "label": 0, "index": i, "size": 20} | {"warp": output_to_source(still((0, 0, *p.shape[:2])), 20)}
         for i, p in enumerate((small, large))
     ]
     batch = collate_images(items)
-    assert batch["images"].shape == (2, 3, 60, 90)
+    assert batch["images"].shape == (2, 60, 90, 3)  # channels last, as stored
     out = BatchTransform((0.0,) * 3, (1.0,) * 3, 20, "bicubic")(batch) * 255
     torch.testing.assert_close(out[0], torch.full((3, 20, 20), 200.0), atol=1e-3, rtol=0)
     torch.testing.assert_close(out[1], torch.full((3, 20, 20), 50.0), atol=1e-3, rtol=0)

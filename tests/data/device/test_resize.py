@@ -20,12 +20,11 @@ def pil_crop(pixels: np.ndarray, size: int, crop_pct: float, interpolation: str)
 
 def device_crops(images: list[np.ndarray], size: int, resize: int, interpolation: str) -> torch.Tensor:
     items = [
-        {"image": torch.from_numpy(pixels.transpose(2, 0, 1).copy()), "label": 0, "index": index}
-        | {"box": crop_box(*pixels.shape[:2], resize, size)}
+        {"image": pixels, "label": 0, "index": index} | {"box": crop_box(*pixels.shape[:2], resize, size)}
         for index, pixels in enumerate(images)
     ]
     batch = collate_images(items)
-    return eval_crop(batch["images"], batch["sizes"], batch["boxes"], size, interpolation)
+    return eval_crop(batch["images"].permute(0, 3, 1, 2), batch["sizes"], batch["boxes"], size, interpolation)
 
 
 @pytest.mark.parametrize("interpolation", ["bicubic", "bilinear", "lanczos"])

@@ -70,7 +70,9 @@ class BatchTransform:
         return warped * inside.unsqueeze(1)
 
     def __call__(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Model inputs (N, 3, size, size) from a batch of uint8 (N, H, W, 3) pixels, as the workers store them
+        (read as (N, 3, H, W) in channels-last memory: no copy)."""
+        images = batch["images"].permute(0, 3, 1, 2)
         if "thetas" in batch:
-            return self.warp(self.normalise(batch["images"]), batch["thetas"].float(), batch["sizes"])
-        crops = eval_crop(batch["images"], batch["sizes"], batch["boxes"], self.size, self.interpolation)
-        return self.normalise(crops)
+            return self.warp(self.normalise(images), batch["thetas"].float(), batch["sizes"])
+        return self.normalise(eval_crop(images, batch["sizes"], batch["boxes"], self.size, self.interpolation))

@@ -10,19 +10,18 @@ import numpy as np
 import torch
 
 
-def canvas(images: Sequence[torch.Tensor]) -> torch.Tensor:
-    """uint8 (N, 3, H, W): each image at the top left of the largest extent, its edges repeated into the rest
-    (as a resampler clamps at an image's border; the evaluation crop gives those pixels no weight)."""
-    height, width = max(image.shape[1] for image in images), max(image.shape[2] for image in images)
+def canvas(images: Sequence[np.ndarray]) -> torch.Tensor:
+    """uint8 (N, H, W, 3), channels last as stored: each image at the top left of the largest extent, its edges
+    repeated into the rest (as a resampler clamps at an image's border; the evaluation crop gives those pixels
+    no weight). One copy of each image's pixels, into the batch."""
+    height, width = max(image.shape[0] for image in images), max(image.shape[1] for image in images)
     padded = [
         image
-        if image.shape[1:] == (height, width)
-        else torch.from_numpy(
-            np.pad(image.numpy(), ((0, 0), (0, height - image.shape[1]), (0, width - image.shape[2])), mode="edge")
-        )
+        if image.shape[:2] == (height, width)
+        else np.pad(image, ((0, height - image.shape[0]), (0, width - image.shape[1]), (0, 0)), mode="edge")
         for image in images
     ]
-    return torch.stack(padded)
+    return torch.from_numpy(np.stack(padded))
 
 
 def warp_thetas(items: Sequence[Mapping[str, Any]], canvas_h: int, canvas_w: int) -> torch.Tensor:
@@ -36,17 +35,17 @@ def warp_thetas(items: Sequence[Mapping[str, Any]], canvas_h: int, canvas_w: int
 
 
 def collate_images(items: Sequence[Mapping[str, Any]]) -> dict[str, torch.Tensor]:
-    """{images, labels, indices, sizes} and, for training images, their warps (`thetas`), for the others their
-    evaluation crop boxes (`boxes`)."""
+    """{images (N, H, W, 3) uint8, labels, indices, sizes} and, for training images, their warps (`thetas`), for
+    the others their evaluation crop boxes (`boxes`)."""
     images = canvas([item["image"] for item in items])
     batch = {
         "images": images,
         "labels": torch.tensor([item["label"] for item in items], dtype=torch.long),
         "indices": torch.tensor([item["index"] for item in items], dtype=torch.long),
-        "sizes": torch.tensor([item["image"].shape[1:] for item in items], dtype=torch.long),
+        "sizes": torch.tensor([item["image"].shape[:2] for item in items], dtype=torch.long),
     }
     if "warp" in items[0]:
-        batch["thetas"] = warp_thetas(items, *images.shape[2:])
+        batch["thetas"] = warp_thetas(items, *images.shape[1:3])
     else:
         batch["boxes"] = torch.tensor([item["box"] for item in items], dtype=torch.long)
     return batch

@@ -8,6 +8,7 @@ import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from inception_tl.data.options import WorkerMode
 from inception_tl.errors import ConfigError
 from inception_tl.training.callbacks.interrupt import SaveOnInterrupt
 from tests.helpers import classifier, fit, make_datamodule, write_image_tree
@@ -113,17 +114,22 @@ def stopped_by_sigterm(tiny_data, tmp_path_factory):
     return checkpoints / "last.ckpt"
 
 
-@pytest.mark.parametrize("workers", [0, 2], ids=["in-process", "worker-processes"])
+@pytest.mark.parametrize(
+    ("workers", "mode"),
+    [(0, WorkerMode.auto), (2, WorkerMode.threads), (2, WorkerMode.processes)],
+    ids=["in-process", "worker-threads", "worker-processes"],
+)
 def test_a_run_stopped_mid_epoch_by_sigterm_resumes_to_the_uninterrupted_runs_weights(
-    tiny_data, uninterrupted, stopped_by_sigterm, tmp_path, workers
+    tiny_data, uninterrupted, stopped_by_sigterm, tmp_path, workers, mode
 ):
     saved = torch.load(stopped_by_sigterm, map_location="cpu", weights_only=True)
     assert (saved["epoch"], saved["global_step"]) == (1, 4)
-    tiny_data.num_workers = workers  # worker processes fetch ahead: the resumed order must still be right
+    # Workers fetch ahead (threads and processes alike): the resumed order must still be right.
+    tiny_data.num_workers, tiny_data.worker_mode = workers, mode
     try:
         resumed, steps = resume(tiny_data, stopped_by_sigterm, tmp_path)
     finally:
-        tiny_data.num_workers = 0
+        tiny_data.num_workers, tiny_data.worker_mode = 0, WorkerMode.auto
     assert steps == 3 * EPOCHS - 4
     for name, tensor in uninterrupted[0].items():
         torch.testing.assert_close(resumed[name], tensor, rtol=0, atol=1e-6, msg=name)

@@ -30,7 +30,7 @@ class StepMarker(L.Callback):
 def test_training_steps_read_nothing_back_from_the_device_between_logging_intervals(tmp_path):
     root = write_image_tree(tmp_path / "images", {"train": {"a": 20, "b": 20}})  # 32 to train, 8 to validate
     overrides = ["data=imagefolder", f"data.root={root}", "data.image_size=75", "data.batch_size=4"]
-    # One worker process: the per-image work happens there, as on a GPU machine; the main process moves batches.
+    # One worker (a thread, the images being cached): the per-image work happens there, as on a GPU machine.
     overrides += ["data.num_workers=1", f"paths.data_dir={tmp_path / 'cache'}", "backbone.pretrained=false"]
     overrides += ["trainer=cpu", "trainer.max_epochs=2", f"trainer.log_every_n_steps={EVERY}", "figures=false"]
     overrides += ["finetune.warmup_epochs=1"]  # both phases: the backbone frozen, then released

@@ -26,6 +26,8 @@ import lightning as L
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from inception_tl.data.worker.threads import ThreadedBatches
+
 aten = torch.ops.aten
 # Operations that read values back (`item`, `bool`, `float`, `int` all end in _local_scalar_dense) or whose
 # output size depends on the values.
@@ -112,8 +114,8 @@ def _counted(counter: HostSyncCounter, name: str, method: Callable) -> Callable:
 def counting_host_syncs(strategy: Any = None) -> Iterator[HostSyncCounter]:
     """Count host synchronisations in this thread (and the collectives of `strategy`) while the block runs.
 
-    The data loader's iteration (sampler, worker results) is paused: it is host-side by design. What the
-    device does with a batch (`on_after_batch_transfer`) is counted.
+    The data loader's iteration (sampler, worker results, in torch's loaders and the project's threaded one) is
+    paused: it is host-side by design. What the device does with a batch (`on_after_batch_transfer`) is counted.
     """
     counter = HostSyncCounter()
     original_log = L.LightningModule.log
@@ -123,19 +125,23 @@ def counting_host_syncs(strategy: Any = None) -> Iterator[HostSyncCounter]:
             counter.note(f"LightningModule.log({name!r}) of a Python number")
         original_log(module, name, value, *args, **kwargs)
 
-    loader_next = torch.utils.data.dataloader._BaseDataLoaderIter.__next__
+    def paused(method: Callable) -> Callable:
+        @functools.wraps(method)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with counter.pause():
+                return method(*args, **kwargs)
 
-    def paused_next(iterator: Any) -> Any:
-        with counter.pause():
-            return loader_next(iterator)
+        return wrapper
+
+    loaders = (torch.utils.data.dataloader._BaseDataLoaderIter, ThreadedBatches)
 
     with ExitStack() as stack:
         patches = [
             (torch.Tensor, "tolist", _counted(counter, "Tensor.tolist", torch.Tensor.tolist)),
             (torch.Tensor, "numpy", _counted(counter, "Tensor.numpy", torch.Tensor.numpy)),
             (L.LightningModule, "log", log),
-            (torch.utils.data.dataloader._BaseDataLoaderIter, "__next__", paused_next),
         ]
+        patches += [(iterator, "__next__", paused(iterator.__next__)) for iterator in loaders]
         if strategy is not None:
             patches += [
                 (strategy, name, _counted(counter, f"strategy.{name}", getattr(strategy, name))) for name in COLLECTIVES

@@ -3,12 +3,14 @@
 #   bash benchmarks/gpu_figures.sh OUTPUT_DIR [OVERRIDES...]
 # 1. the data path against the model alone: inception_v4 on horse-or-human-like 300 px PNGs, batch 128;
 # 2. the horse_human_inception_v3 recipe as written (batch 32, its augmentation);
-# 3. the cifar10_inception_resnet_v2 recipe as written (32 px images resized to 299, batch 300).
-# OVERRIDES go to every command (a small CPU check: bench.steps=1 data.image_size=75 ...); STEPS="2 3" runs
-# some of them. The recipes run in bf16: with random weights (no internet there) a frozen backbone's
+# 3. the cifar10_inception_resnet_v2 recipe as written (32 px images resized to 299, batch 300);
+# 4. the mission's command shape: inception_v4 on 300 px PNGs at batch 32 (predict.py at batch 256 too);
+# 5. compile=true: how long the first training step takes (the log's "torch.compile:" line).
+# Every throughput row also counts host syncs per training step. OVERRIDES go to every command (a small CPU
+# check: bench.steps=1 data.image_size=75 ...); STEPS="2 3" runs some of them. The recipes run in bf16: with random weights (no internet there) a frozen backbone's
 # BatchNorm, in inference mode with its initial statistics, overflows fp16 at the first batch.
 set -euo pipefail
-steps=${STEPS:-1 2 3}
+steps=${STEPS:-1 2 3 4 5}
 out=${1:?output folder}; shift
 mkdir -p "$out"
 python -c "import torch, timm, lightning; print('versions: torch', torch.__version__, 'cuda', torch.version.cuda, \
@@ -26,4 +28,11 @@ common=(backbone.pretrained=false data=shapes "paths.data_dir=$out/data" data.nu
     "${common[@]}" trainer.precision=bf16-mixed data.source.image_size=32 \
     data.source.train_per_class=1000 bench.steps=10 bench.measure=[model,data,lightning] bench.whole_run=false \
     "bench.output=$out/recipe_irv2.json" "hydra.run.dir=$out/run-recipe-irv2" "$@"
+[[ " $steps " == *" 4 "* ]] && python benchmarks/throughput.py backbone=inception_v4 "${common[@]}" \
+    data.source.image_size=300 data.source.train_per_class=512 data.batch_size=32 bench.whole_run=false \
+    "bench.output=$out/mission_v4_batch32.json" "hydra.run.dir=$out/run-mission" "$@"
+[[ " $steps " == *" 5 "* ]] && python benchmarks/throughput.py backbone=inception_v4 "${common[@]}" compile=true \
+    data.source.image_size=300 data.source.train_per_class=512 data.batch_size=32 'bench.phases=[]' \
+    "bench.output=$out/compile_v4.json" "hydra.run.dir=$out/run-compile" "$@" 2>&1 | tee "$out/compile.log" \
+    | grep -E "torch.compile|whole run"
 exit 0

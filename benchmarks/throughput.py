@@ -193,7 +193,13 @@ def measure_lightning(cfg: DictConfig, datamodule: ImageDataModule, model: Image
     """images/s of the training batches of a real `Trainer.fit` epoch, after the untimed first ones."""
     warmup, steps = cfg.bench.warmup_steps, cfg.bench.steps
     timer = BatchTimer(skip=warmup)
-    bench_trainer(cfg, model, warmup + steps, timer).fit(model, datamodule=datamodule)
+    trainer = bench_trainer(cfg, model, warmup + steps, timer)
+    trainer.fit(model, datamodule=datamodule)
+    if timer.images == 0:
+        raise SystemExit(
+            f"An epoch has {trainer.num_training_batches} training batches, not the bench.warmup_steps + "
+            f"bench.steps = {warmup + steps} a timed fit needs: use more images or fewer steps."
+        )
     return timer.images / (timer.end - timer.start)
 
 
@@ -212,12 +218,11 @@ def measure_syncs(cfg: DictConfig, datamodule: ImageDataModule, model: ImageClas
     """Host synchronisations per training step of a real fit, apart from the steps Lightning logs at (every
     `trainer.log_every_n_steps`), and at those; counted untimed (the counter slows every operation)."""
     every = cfg.trainer.log_every_n_steps
-    steps = max(cfg.bench.steps, every + 1)
-    trainer = bench_trainer(cfg, model, steps)
+    trainer = bench_trainer(cfg, model, max(cfg.bench.steps, every + 1))
     with counting_host_syncs(trainer.strategy) as counter:
         trainer.callbacks.insert(0, StepLabels(counter))
         trainer.fit(model, datamodule=datamodule)
-    counts = counter.counts()
+    counts, steps = counter.counts(), trainer.global_step  # one epoch: its last step also reads back
     logged = [step for step in range(1, steps + 1) if step % every == 0 or step == steps]
     others = [step for step in range(1, steps + 1) if step not in logged]
     return {

@@ -129,6 +129,7 @@ def test_an_unknown_option_fails_at_once_listing_the_valid_ones(tmp_path, overri
         ("data.on_bad_image=ignore", "Invalid value 'ignore', expected one of [error, skip]"),
         ("data.on_duplicate=keep", "Invalid value 'keep', expected one of [warn, error, drop, off]"),
         ("data.cache=sometimes", "Invalid value 'sometimes', expected one of [auto, always, none]"),
+        ("data.worker_mode=fibres", "Invalid value 'fibres', expected one of [auto, threads, processes]"),
         ("backbone.head.hiden=64", "Key 'hiden' not in 'HeadSchema'"),
     ],
 )

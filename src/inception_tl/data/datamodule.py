@@ -190,10 +190,11 @@ class ImageDataModule(L.LightningDataModule):
     def uses_threads(self) -> bool:
         """Whether the workers are threads: `auto` chooses them for images read from the decoded-image cache.
 
-        Measured on 2 CPU cores (benchmarks/loader_hops.py, 300 px images in batches of 128): a thread slices
-        2,540 cached images a second into batches, a worker process 1,250, because each batch then crosses
-        between processes (written to shared memory, mapped back); processes remain the choice when every
-        image is decoded again, which holds the interpreter's lock longer.
+        Measured on 2 CPU cores (benchmarks/loader_hops.py, 300 px images in batches of 128): one thread reads
+        2,300 to 3,500 cached images a second into batches, one worker process 860 to 1,370, because each
+        batch then crosses between processes (written to shared memory, mapped back); with four they are
+        level. Processes remain the choice when every image is decoded again, which holds the interpreter's
+        lock longer.
         """
         if self.worker_mode is WorkerMode.auto:
             return isinstance(self._store, CachedImages)

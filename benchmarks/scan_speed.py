@@ -22,8 +22,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from inception_tl.data.duplicates import find_duplicates
-from inception_tl.data.scan import scan_folder
+from inception_tl.data.inspect.duplicates import find_duplicates
+from inception_tl.data.inspect.scan import scan_folder
+from inception_tl.data.options import VerifyMode
 
 
 def parse_args() -> argparse.Namespace:
@@ -58,10 +59,10 @@ def generate(root: Path, count: int, size: int, format: str) -> None:
 def time_duplicate_check(root: Path, workers: int) -> None:
     """The duplicate check's two costs: fingerprinting during the scan, then comparing every pair."""
     started = time.perf_counter()
-    plain = scan_folder(root, verify="header", workers=workers)
+    plain = scan_folder(root, VerifyMode.header, workers=workers, fingerprints=False)
     header_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    scan = scan_folder(root, verify="header", workers=workers, fingerprints=True)
+    scan = scan_folder(root, VerifyMode.header, workers=workers, fingerprints=True)
     scan_seconds = time.perf_counter() - started
     split_paths = {split: [path for path, _ in samples] for split, samples in scan.samples.items()}
     started = time.perf_counter()
@@ -89,7 +90,7 @@ def main() -> None:
         for verify in ("header", "full"):
             for workers in args.workers:
                 started = time.perf_counter()
-                scan = scan_folder(root, verify=verify, workers=workers)
+                scan = scan_folder(root, VerifyMode[verify], workers=workers, fingerprints=False)
                 seconds = time.perf_counter() - started
                 images = sum(len(samples) for samples in scan.samples.values()) + len(scan.bad_images)
                 print(

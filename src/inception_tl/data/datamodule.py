@@ -26,7 +26,6 @@ from torch.utils.data import DataLoader
 
 from inception_tl.data.device import BatchTransform
 from inception_tl.data.inspect import DataReport, inspect_folder
-from inception_tl.data.inspect.duplicates import check_near_duplicate_bits
 from inception_tl.data.inspect.scan import Sample
 from inception_tl.data.options import (
     BadImagePolicy,
@@ -35,6 +34,7 @@ from inception_tl.data.options import (
     DuplicatePolicy,
     VerifyMode,
     WorkerMode,
+    check_option_ranges,
     choice,
 )
 from inception_tl.data.preprocessing import resize_size, resolve_preprocessing
@@ -44,29 +44,10 @@ from inception_tl.data.worker import (
     FeatureSplit,
     ResumableShuffleSampler,
     SplitImages,
-    ThreadLoader,
     collate_features,
     collate_images,
+    make_loader,
 )
-from inception_tl.errors import ConfigError
-
-
-def check_option_ranges(
-    batch_size: int, num_workers: int, val_split: float, cache_max_gb: float, near_duplicate_bits: int
-) -> None:
-    """Fail at start-up, before any data is read, on values that would fail (or mislead) much later."""
-    if batch_size < 2:
-        raise ConfigError(
-            f"data.batch_size={batch_size} is too small: BatchNorm needs at least 2 images per training batch "
-            "(per device under DDP). Use data.batch_size=8 or more."
-        )
-    if num_workers < 0:
-        raise ConfigError(f"data.num_workers={num_workers} must be 0 (load in the main process) or more.")
-    if not 0 < val_split < 1:
-        raise ConfigError(f"data.val_split={val_split} must be between 0 and 1 (exclusive), e.g. 0.2.")
-    if cache_max_gb < 0:
-        raise ConfigError(f"data.cache_max_gb={cache_max_gb} must be 0 or more.")
-    check_near_duplicate_bits(near_duplicate_bits)
 
 
 class ImageDataModule(L.LightningDataModule):
@@ -188,14 +169,8 @@ class ImageDataModule(L.LightningDataModule):
 
     @property
     def uses_threads(self) -> bool:
-        """Whether the workers are threads: `auto` chooses them for images read from the decoded-image cache.
-
-        Measured on 2 CPU cores (benchmarks/loader_hops.py, 300 px images in batches of 128): one thread reads
-        2,300 to 3,500 cached images a second into batches, one worker process 860 to 1,370, because each
-        batch then crosses between processes (written to shared memory, mapped back); with four they are
-        level. Processes remain the choice when every image is decoded again, which holds the interpreter's
-        lock longer.
-        """
+        """Whether the workers are threads: `auto` chooses them for images read from the decoded-image cache
+        (see `worker/threads.py` for why), processes when every image is decoded again."""
         if self.worker_mode is WorkerMode.auto:
             return isinstance(self._store, CachedImages)
         return self.worker_mode is WorkerMode.threads
@@ -241,20 +216,10 @@ class ImageDataModule(L.LightningDataModule):
             # Lightning's default DistributedSampler pads an uneven split by repeating images, which would
             # score some of them twice; this one splits without repeats (torchmetrics gathers uneven counts).
             sampler = UnrepeatedDistributedSampler(dataset, shuffle=False)
-        options = {
-            "batch_size": self.batch_size,
-            "sampler": sampler,
-            # A last training batch of one image breaks BatchNorm; it is reshuffled in next epoch anyway.
-            "drop_last": training and len(dataset) > self.batch_size,
-            "pin_memory": torch.cuda.is_available(),
-            "collate_fn": collate_features if features else collate_images,
-        }
         if features:  # in memory: nothing to load
-            return DataLoader(dataset, num_workers=0, **options)
-        if self.uses_threads and self.num_workers > 0:
-            return ThreadLoader(dataset, threads=self.worker_threads(), workers=self.num_workers, **options)
-        workers = 0 if self.uses_threads else self.num_workers
-        return DataLoader(dataset, num_workers=workers, persistent_workers=workers > 0, **options)
+            return make_loader(dataset, sampler, self.batch_size, training, 0, collate_features)
+        threads = self.worker_threads() if self.uses_threads and self.num_workers > 0 else None
+        return make_loader(dataset, sampler, self.batch_size, training, self.num_workers, collate_images, threads)
 
     def on_after_batch_transfer(self, batch: dict[str, torch.Tensor], dataloader_idx: int) -> tuple[torch.Tensor, ...]:
         """On the model's device: (inputs: finished images or cached features, labels, indices)."""

@@ -1,5 +1,6 @@
 """The data options whose value is one of a few choices, each an Enum: `DataSchema` types its fields with them, so
-Hydra refuses a wrong value at start-up, naming the choices, before anything is read.
+Hydra refuses a wrong value at start-up, naming the choices, before anything is read; and the ranges of the
+numeric ones (`check_option_ranges`).
 
 The values equal the names, as written in YAML (quote `"off"`: YAML reads a bare off as false), on the command
 line and in a checkpoint's `trained_on`; `choice` turns either form into the member.
@@ -71,3 +72,25 @@ def choice(kind: type[Choice], value: Choice | str, option: str) -> Choice:
     except KeyError:
         names = ", ".join(member.name for member in kind)
         raise ConfigError(f"{option}={value!r}: choose one of {names}.") from None
+
+
+def check_option_ranges(
+    batch_size: int, num_workers: int, val_split: float, cache_max_gb: float, near_duplicate_bits: int
+) -> None:
+    """Fail at start-up, before any data is read, on values that would fail (or mislead) much later."""
+    if batch_size < 2:
+        raise ConfigError(
+            f"data.batch_size={batch_size} is too small: BatchNorm needs at least 2 images per training batch "
+            "(per device under DDP). Use data.batch_size=8 or more."
+        )
+    if num_workers < 0:
+        raise ConfigError(f"data.num_workers={num_workers} must be 0 (load in the main process) or more.")
+    if not 0 < val_split < 1:
+        raise ConfigError(f"data.val_split={val_split} must be between 0 and 1 (exclusive), e.g. 0.2.")
+    if cache_max_gb < 0:
+        raise ConfigError(f"data.cache_max_gb={cache_max_gb} must be 0 or more.")
+    if not 0 <= near_duplicate_bits <= 32:
+        raise ConfigError(
+            f"data.near_duplicate_bits={near_duplicate_bits} must be between 0 (pHash identical) and 32 (about "
+            "half the bits of unrelated images); 8 finds resized and recompressed copies."
+        )

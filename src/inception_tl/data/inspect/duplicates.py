@@ -21,7 +21,7 @@ import numpy as np
 from inception_tl.data.inspect.fingerprint import Fingerprint, colour_difference
 from inception_tl.data.inspect.scan import SPLITS
 from inception_tl.data.options import DuplicatePolicy
-from inception_tl.errors import ConfigError, DataError
+from inception_tl.errors import DataError
 
 # Most colour-thumbnail difference (levels of 255) for a pHash candidate to count as a near-duplicate.
 COLOUR_TOLERANCE = 8.0
@@ -59,14 +59,6 @@ class DuplicateReport:
             "within_splits": self.within,
             "dropped": self.dropped,
         }
-
-
-def check_near_duplicate_bits(near_duplicate_bits: int) -> None:
-    if not 0 <= near_duplicate_bits <= 32:
-        raise ConfigError(
-            f"data.near_duplicate_bits={near_duplicate_bits} must be between 0 (pHash identical) and 32 (about "
-            "half the bits of unrelated images); 8 finds resized and recompressed copies."
-        )
 
 
 def near_pairs(hashes: np.ndarray, max_bits: int, workers: int = 2) -> list[tuple[int, int, int]]:

@@ -69,10 +69,11 @@ class BatchTransform:
         inside = ((grid >= -1) & (grid <= extents.view(-1, 1, 1, 2))).all(dim=-1)
         return warped * inside.unsqueeze(1)
 
-    def __call__(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    def __call__(self, batch: Mapping[str, Any]) -> torch.Tensor:
         """Model inputs (N, 3, size, size) from a batch of uint8 (N, H, W, 3) pixels, as the workers store them
         (read as (N, 3, H, W) in channels-last memory: no copy)."""
         images = batch["images"].permute(0, 3, 1, 2)
         if "thetas" in batch:
             return self.warp(self.normalise(images), batch["thetas"].float(), batch["sizes"])
-        return self.normalise(eval_crop(images, batch["sizes"], batch["boxes"], self.size, self.interpolation))
+        crops = eval_crop(images, batch["sizes"], batch["boxes"], self.size, self.interpolation, batch["resampling"])
+        return self.normalise(crops)

@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from inception_tl.data.device.resize import needs_resampling
+
 
 def canvas(images: Sequence[np.ndarray]) -> torch.Tensor:
     """uint8 (N, H, W, 3), channels last as stored: each image at the top left of the largest extent, its edges
@@ -36,7 +38,7 @@ def warp_thetas(items: Sequence[Mapping[str, Any]], canvas_h: int, canvas_w: int
 
 def collate_images(items: Sequence[Mapping[str, Any]]) -> dict[str, torch.Tensor]:
     """{images (N, H, W, 3) uint8, labels, indices, sizes} and, for training images, their warps (`thetas`), for
-    the others their evaluation crop boxes (`boxes`)."""
+    the others their evaluation crop boxes (`boxes`) and `resampling` (see `device.resize.needs_resampling`)."""
     images = canvas([item["image"] for item in items])
     batch = {
         "images": images,
@@ -47,7 +49,10 @@ def collate_images(items: Sequence[Mapping[str, Any]]) -> dict[str, torch.Tensor
     if "warp" in items[0]:
         batch["thetas"] = warp_thetas(items, *images.shape[1:3])
     else:
-        batch["boxes"] = torch.tensor([item["box"] for item in items], dtype=torch.long)
+        boxes = [item["box"] for item in items]
+        batch["boxes"] = torch.tensor(boxes, dtype=torch.long)
+        # Python values (they travel as they are): which of the device's passes resample, which only cut.
+        batch["resampling"] = needs_resampling([item["image"].shape[:2] for item in items], boxes)
     return batch
 
 

@@ -40,6 +40,16 @@ def resize_size(preprocessing: Mapping[str, Any]) -> int:
     return math.floor(preprocessing["input_size"][-1] / preprocessing["crop_pct"])
 
 
+def resized_shape(height: int, width: int, shorter_side: int) -> tuple[int, int]:
+    """torchvision's `Resize(shorter_side)` output size (timm's eval resize), up or down; unchanged when the shorter
+    side is already `shorter_side`."""
+    short, long = min(height, width), max(height, width)
+    if short == shorter_side:
+        return height, width
+    new_long = int(shorter_side * long / short)
+    return (shorter_side, new_long) if height <= width else (new_long, shorter_side)
+
+
 def eval_transform(preprocessing: Mapping[str, Any]) -> T.Compose:
     """timm's own evaluation transform on a PIL image (resize to size / crop_pct, centre crop, normalise): the
     reference the device path (`device.resize`) equals to the bit."""

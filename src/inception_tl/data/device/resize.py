@@ -21,6 +21,8 @@ import math
 
 import torch
 
+from inception_tl.data.preprocessing import resized_shape
+
 # PIL's ImagingResample: fixed-point weights with this many fractional bits for 8-bit images.
 PRECISION_BITS = 32 - 8 - 2
 # Images resampled at once: bounds the working memory (about 2.5 MiB an image at 341 px).
@@ -46,15 +48,6 @@ def lanczos(x: torch.Tensor) -> torch.Tensor:
 
 
 FILTERS = {"bicubic": (bicubic, 2.0), "bilinear": (bilinear, 1.0), "lanczos": (lanczos, 3.0)}
-
-
-def resized_shape(height: int, width: int, shorter_side: int) -> tuple[int, int]:
-    """torchvision's `Resize(shorter_side)` output size, up or down (unchanged when the shorter side fits)."""
-    short, long = min(height, width), max(height, width)
-    if short == shorter_side:
-        return height, width
-    new_long = int(shorter_side * long / short)
-    return (shorter_side, new_long) if height <= width else (new_long, shorter_side)
 
 
 def axis_taps(

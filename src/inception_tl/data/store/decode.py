@@ -9,6 +9,7 @@ from PIL import Image, ImageOps
 from torchvision.transforms import functional as TF
 from torchvision.transforms.functional import InterpolationMode
 
+from inception_tl.data.preprocessing import resized_shape
 from inception_tl.errors import DataError
 
 # Greyscale modes with more than 8 bits per pixel: PIL's convert("RGB") clips them at 255 (all white).
@@ -45,14 +46,12 @@ def load_rgb(path: str | BinaryIO) -> Image.Image:
 def stored_shape(height: int, width: int, shorter_side: int) -> tuple[int, int]:
     """(height, width) of an image once stored: the shorter side brought down to `shorter_side`, never up.
 
-    The same arithmetic as torchvision's `Resize(shorter_side)` (which timm's eval transform uses), so
-    that resizing a stored image again to `shorter_side` is the identity.
+    Brought down exactly as torchvision's `Resize(shorter_side)` (timm's eval transform) would, so that
+    resizing a stored image again to `shorter_side` is the identity.
     """
-    short, long = min(height, width), max(height, width)
-    if short <= shorter_side:
+    if min(height, width) <= shorter_side:
         return height, width
-    new_long = int(shorter_side * long / short)
-    return (shorter_side, new_long) if height <= width else (new_long, shorter_side)
+    return resized_shape(height, width, shorter_side)
 
 
 def decode_for_storage(path: str, shorter_side: int, interpolation: str) -> np.ndarray:

@@ -58,6 +58,7 @@ class ImageClassifier(L.LightningModule):
         optimizer: Mapping[str, Any] | None = None,
         scheduler: Mapping[str, Any] | None = None,
         label_smoothing: float = 0.0,
+        class_weights: Sequence[float] | None = None,
         finetune: Mapping[str, Any] | None = None,
         trained_on: Mapping[str, Any] | None = None,
         load_weights: bool = True,
@@ -86,6 +87,9 @@ class ImageClassifier(L.LightningModule):
         self.val_metrics = classification_metrics(num_classes, prefix="val/")
         self.test_metrics = classification_metrics(num_classes, prefix="test/")
         self.channels_last = False  # how this machine runs the model, not what it is: see set_channels_last
+        # The training loss's class weights (models/loss.py); a buffer so it follows the model to its device.
+        weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights is not None else None
+        self.register_buffer("class_weight", weights, persistent=False)
 
     def set_channels_last(self, enabled: bool) -> ImageClassifier:
         """Convolution weights and input batches in NHWC (`channels_last` in conf/runtime/default.yaml), the
@@ -137,7 +141,10 @@ class ImageClassifier(L.LightningModule):
         return sum(p.numel() for p in [*released, *self.head.parameters()])
 
     def _loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(logits, labels, label_smoothing=self.hparams.label_smoothing)
+        """Cross-entropy with the run's label smoothing, and its class weights in training only: validation and
+        test losses stay comparable between runs."""
+        weight = self.class_weight if self.training else None
+        return F.cross_entropy(logits, labels, weight=weight, label_smoothing=self.hparams.label_smoothing)
 
     def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
         inputs, labels, _ = batch

@@ -18,6 +18,7 @@ from inception_tl.evaluation.passes import evaluate_best
 from inception_tl.evaluation.writer import console, write_outputs
 from inception_tl.finetune import FinetuneConfig
 from inception_tl.models import ImageClassifier
+from inception_tl.models.loss import class_weights, describe_weights
 from inception_tl.tasks.run_identity import wandb_run_identity
 from inception_tl.training.callbacks.compile_time import CompileTimeReport
 from inception_tl.training.callbacks.history import EpochHistory
@@ -34,6 +35,8 @@ from inception_tl.training.trainer import build_trainer
 
 
 def build_model(cfg: DictConfig, datamodule: ImageDataModule) -> ImageClassifier:
+    setting = cfg.get("loss", {}).get("class_weights")
+    weights = class_weights(setting, datamodule.setup_data().counts["train"], datamodule.class_names)
     return ImageClassifier(
         backbone=config_values(cfg.backbone),
         class_names=datamodule.class_names,
@@ -41,6 +44,7 @@ def build_model(cfg: DictConfig, datamodule: ImageDataModule) -> ImageClassifier
         optimizer=config_values(cfg.optim),
         scheduler=config_values(cfg.get("scheduler")),
         label_smoothing=cfg.label_smoothing,
+        class_weights=weights,
         finetune=config_values(cfg.get("finetune")),
         trained_on=config_values(cfg.data),
         # Resuming restores every weight from the checkpoint: no need to fetch pretrained ones.
@@ -113,6 +117,11 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         console.print(f"Run directory: [bold]{output_dir}[/bold]")
         print_report(report)
         report.write(output_dir)
+        if model.hparams.class_weights is not None:
+            setting = cfg.loss.class_weights
+            console.print(
+                f"[yellow]{describe_weights(setting, model.hparams.class_weights, model.class_names)}[/yellow]"
+            )
         config = OmegaConf.to_container(cfg, resolve=True)
         for logger in trainer.loggers:  # the whole resolved config, not only the model's hyperparameters
             logger.log_hyperparams(config)

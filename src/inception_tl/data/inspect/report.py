@@ -52,7 +52,8 @@ def scan_notes(scan: FolderScan, counts: Mapping[str, Mapping[str, int]], balanc
         advice = (
             "data.balance=weighted is on: training draws classes equally often."
             if balance is BalanceMode.weighted
-            else "Consider data.balance=weighted, and judge the run by F1 and AUROC rather than accuracy."
+            else "Consider data.balance=weighted or loss.class_weights=balanced, and judge the run by F1 and AUROC "
+            "rather than accuracy."
         )
         notes.append(
             f"The training classes are imbalanced: {largest} has {ratio:.1f}x the images of {smallest}. {advice}"

@@ -197,6 +197,11 @@ def test_export_to_onnx_reproduces_the_runs_test_probabilities(quickstart_run, t
     )
     card = json.loads((tmp_path / "model.json").read_text())
     assert card["class_names"] == CLASSES
+    # The run's calibration travels with the checkpoint into the export (and the run's report used it too).
+    temperature = torch.load(run_dir / "checkpoints" / "best.ckpt", weights_only=True)["hyper_parameters"][
+        "temperature"
+    ]
+    assert card["temperature"] == temperature != 1.0
     with open(run_dir / "report" / "predictions.csv") as handle:
         reference = list(csv.DictReader(handle))[::20]
     # The documented input: resized and centre-cropped as model.json says, values in [0, 1], no normalisation.

@@ -7,6 +7,7 @@ from typing import Any
 import lightning as L
 
 from inception_tl.data import ImageDataModule
+from inception_tl.evaluation.calibration import fit_temperature
 from inception_tl.evaluation.predictions import Predictions
 from inception_tl.evaluation.writer import confusion_counts
 from inception_tl.models import ImageClassifier
@@ -38,21 +39,31 @@ def evaluate_split(
 
 
 def evaluate_best(
-    trainer: L.Trainer, model: ImageClassifier, datamodule: ImageDataModule, collector: PredictionCollector
+    trainer: L.Trainer,
+    model: ImageClassifier,
+    datamodule: ImageDataModule,
+    collector: PredictionCollector,
+    calibrate: bool,
 ) -> tuple[dict[str, Any], Predictions]:
     """Validation and test metrics of the best checkpoint (the current weights if none was saved), and the
     predictions of the report's split: test, or validation when there is no test split.
 
-    The best weights are loaded into the model here rather than through Lightning's `ckpt_path`, which would
-    also restore every callback to that epoch's state (the training history among them)."""
+    With `calibrate`, a temperature is fitted on the validation pass's predictions and set on the model
+    first; the validation pass then runs again, so that every metric is the calibrated model's (what
+    eval.py gives). The best weights are loaded into the model here rather than through Lightning's
+    `ckpt_path`, which would also restore every callback to that epoch's state (the training history)."""
     monitoring = [cb for cb in trainer.checkpoint_callbacks if getattr(cb, "monitor", None)]  # not last.ckpt's
     best = monitoring[0].best_model_path if monitoring else ""
     if best:
         model.load_state_dict(read_checkpoint(best)["state_dict"])
     metrics, predictions = evaluate_split(trainer, model, datamodule, collector, "val")
+    if calibrate:
+        model.set_temperature(fit_temperature(predictions.probabilities, predictions.labels))
+        metrics, predictions = evaluate_split(trainer, model, datamodule, collector, "val")
     if datamodule.has_test:
         test_metrics, predictions = evaluate_split(trainer, model, datamodule, collector, "test")
         metrics.update(test_metrics)
     metrics["class_names"] = model.class_names
+    metrics["temperature"] = model.temperature
     metrics["best_checkpoint"] = best or None
     return metrics, predictions

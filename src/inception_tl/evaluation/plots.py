@@ -80,16 +80,31 @@ def roc_curve(roc: RocCurve, path: Path) -> Path:
     return _save(figure, path)
 
 
-def reliability_diagram(bins: Reliability, path: Path) -> Path:
-    """Accuracy per confidence bin against the diagonal of perfect calibration, with the ECE."""
+def reliability_diagram(bins: Reliability, path: Path, uncalibrated: Reliability | None = None) -> Path:
+    """Accuracy per confidence bin against the diagonal of perfect calibration, with the ECE; with
+    `uncalibrated`, the same before temperature scaling as outlined bars."""
     figure = Figure(figsize=(5, 5))
     axis = figure.subplots()
     centres = (bins.bin_edges[:-1] + bins.bin_edges[1:]) / 2
     width = bins.bin_edges[1] - bins.bin_edges[0]
     filled = bins.counts > 0
-    axis.bar(centres[filled], bins.accuracy[filled], width=width, edgecolor="black", label="accuracy")
+    label = "accuracy" if uncalibrated is None else f"calibrated (ECE {bins.ece:.3f})"
+    axis.bar(centres[filled], bins.accuracy[filled], width=width, edgecolor="black", label=label)
+    title = f"Reliability (ECE = {bins.ece:.3f})"
+    if uncalibrated is not None:
+        raw = uncalibrated.counts > 0
+        axis.bar(
+            centres[raw],
+            uncalibrated.accuracy[raw],
+            width=width,
+            fill=False,
+            edgecolor="tab:red",
+            linewidth=1.5,
+            label=f"before temperature scaling (ECE {uncalibrated.ece:.3f})",
+        )
+        title = "Reliability, before and after temperature scaling"
     axis.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="perfect calibration")
-    axis.set(title=f"Reliability (ECE = {bins.ece:.3f})", xlabel="confidence", ylabel="accuracy")
+    axis.set(title=title, xlabel="confidence", ylabel="accuracy")
     axis.set(xlim=(0, 1), ylim=(0, 1))
     axis.legend(loc="upper left")
     return _save(figure, path)

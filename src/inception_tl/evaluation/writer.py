@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from inception_tl.evaluation import plots
+from inception_tl.evaluation.calibration import negative_log_likelihood, rescaled
 from inception_tl.evaluation.predictions import Predictions
 from inception_tl.evaluation.report import (
     Reliability,
@@ -96,14 +98,26 @@ def write_report(
     history: Sequence[Mapping[str, Any]] = (),
     loggers: Sequence[Logger] = (),
     figures: bool = True,
+    temperature: float = 1.0,
 ) -> dict[str, Any]:
     """Write every file of the report for `split` (the PNGs only with `figures`); returns the summary also saved
-    as `per_class.json`."""
+    as `per_class.json`. With a calibration `temperature` (the predictions are calibrated), the summary and the
+    reliability diagram also give the uncalibrated model's ECE and negative log-likelihood."""
     directory.mkdir(parents=True, exist_ok=True)
     rows = per_class_rows(predictions)
     bins = reliability(predictions)
     roc = binary_roc(predictions)
     summary = {"split": split, "per_class": rows, "ece": bins.ece, "auroc": roc.auc if roc else None}
+    summary["nll"] = negative_log_likelihood(predictions.probabilities, predictions.labels)
+    uncalibrated = None
+    if temperature != 1.0:
+        raw = replace(predictions, probabilities=rescaled(predictions.probabilities, 1 / temperature))
+        uncalibrated = reliability(raw)
+        summary |= {
+            "temperature": temperature,
+            "ece_uncalibrated": uncalibrated.ece,
+            "nll_uncalibrated": negative_log_likelihood(raw.probabilities, raw.labels),
+        }
 
     with open(directory / "per_class.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS)
@@ -112,8 +126,11 @@ def write_report(
     (directory / "per_class.json").write_text(json.dumps(summary, indent=2))
     predictions.to_csv(directory / "predictions.csv")
 
-    drawn = draw_figures(directory, predictions, bins, roc, history) if figures else {}
-    print_per_class(rows, f"Per-class report ({split}, {len(predictions.labels)} images); ECE {bins.ece:.4f}")
+    drawn = draw_figures(directory, predictions, bins, uncalibrated, roc, history) if figures else {}
+    title = f"Per-class report ({split}, {len(predictions.labels)} images); ECE {bins.ece:.4f}"
+    if uncalibrated is not None:
+        title += f" ({uncalibrated.ece:.4f} before temperature scaling, T = {temperature:.3g})"
+    print_per_class(rows, title)
     log_report(loggers, drawn, predictions, prefix=split)
     return summary
 
@@ -122,6 +139,7 @@ def draw_figures(
     directory: Path,
     predictions: Predictions,
     bins: Reliability,
+    uncalibrated: Reliability | None,
     roc: RocCurve | None,
     history: Sequence[Mapping[str, Any]],
 ) -> dict[str, Path]:
@@ -136,7 +154,7 @@ def draw_figures(
         figures["curves"] = plots.training_curves(history, directory / "curves.png")
     if roc is not None:
         figures["roc"] = plots.roc_curve(roc, directory / "roc.png")
-    figures["reliability"] = plots.reliability_diagram(bins, directory / "reliability.png")
+    figures["reliability"] = plots.reliability_diagram(bins, directory / "reliability.png", uncalibrated)
     mistakes = most_confident_mistakes(predictions)
     figures["mistakes"] = plots.mistakes_grid(predictions, mistakes, directory / "mistakes.png")
     return figures
@@ -164,5 +182,6 @@ def write_outputs(
     """metrics.json, the metrics table and the report of `split` (rank zero only)."""
     (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     print_metrics(metrics)
-    write_report(output_dir / "report", predictions, split, history, loggers, figures)
+    temperature = metrics.get("temperature", 1.0)
+    write_report(output_dir / "report", predictions, split, history, loggers, figures, temperature)
     console.print(f"Outputs in [bold]{output_dir}[/bold]")

@@ -59,6 +59,7 @@ class ImageClassifier(L.LightningModule):
         scheduler: Mapping[str, Any] | None = None,
         label_smoothing: float = 0.0,
         class_weights: Sequence[float] | None = None,
+        temperature: float = 1.0,
         finetune: Mapping[str, Any] | None = None,
         trained_on: Mapping[str, Any] | None = None,
         load_weights: bool = True,
@@ -87,6 +88,7 @@ class ImageClassifier(L.LightningModule):
         self.val_metrics = classification_metrics(num_classes, prefix="val/")
         self.test_metrics = classification_metrics(num_classes, prefix="test/")
         self.channels_last = False  # how this machine runs the model, not what it is: see set_channels_last
+        self.temperature = float(temperature)  # divides the logits outside training (evaluation/calibration.py)
         # The training loss's class weights (models/loss.py); a buffer so it follows the model to its device.
         weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights is not None else None
         self.register_buffer("class_weight", weights, persistent=False)
@@ -96,6 +98,11 @@ class ImageClassifier(L.LightningModule):
         layout tensor cores run fastest; not saved with the checkpoint."""
         self.channels_last = enabled
         return self.to(memory_format=torch.channels_last if enabled else torch.contiguous_format)
+
+    def set_temperature(self, temperature: float) -> None:
+        """Calibrate: every prediction from now on (evaluation, eval.py, predict.py, export) is softmax(z / T);
+        kept in the hyperparameters, so the checkpoint carries it."""
+        self.temperature = self.hparams.temperature = float(temperature)
 
     @property
     def class_names(self) -> list[str]:
@@ -110,7 +117,9 @@ class ImageClassifier(L.LightningModule):
         # Freezing applies to training only: in eval mode gradients may flow to the input (saliency maps).
         frozen = self.frozen_stages if self.training else 0
         features = run_stages(self.stages, inputs, frozen)
-        return self.head(self.backbone.forward_head(features, pre_logits=True))
+        logits = self.head(self.backbone.forward_head(features, pre_logits=True))
+        # The calibration's temperature applies to predictions, never to training's own loss.
+        return logits if self.training or self.temperature == 1.0 else logits / self.temperature
 
     @torch.no_grad()
     def pooled_features(self, images: torch.Tensor) -> torch.Tensor:

@@ -1,9 +1,10 @@
 """Export a checkpoint to ONNX or TorchScript, with a JSON of its class names and preprocessing (`export.py`).
 
 The exported graph takes a float32 RGB batch (N, 3, H, W) in [0, 1], already resized and centre-cropped
-to the checkpoint's input size, and returns class probabilities. Normalisation (timm's mean and std)
-is inside the graph; resizing is not, because image decoders and resizers differ per deployment and
-a bicubic resize inside ONNX would not match PIL's. `model.json` says exactly how to resize and crop.
+to the checkpoint's input size, and returns class probabilities, calibrated by the checkpoint's temperature.
+Normalisation (timm's mean and std) is inside the graph; resizing is not, because image decoders and resizers
+differ per deployment and a bicubic resize inside ONNX would not match PIL's. `model.json` says exactly how to
+resize and crop.
 Each BatchNorm is folded into its convolution first (models/batchnorm_folding.py).
 """
 
@@ -38,6 +39,7 @@ class ExportableClassifier(nn.Module):
     def __init__(self, classifier: ImageClassifier) -> None:
         super().__init__()
         self.backbone, self.head = classifier.backbone, classifier.head
+        self.temperature = classifier.temperature  # the calibration's, as the classifier applies it
         preprocessing = classifier.hparams.preprocessing
         self.register_buffer("mean", torch.tensor(preprocessing["mean"]).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(preprocessing["std"]).view(1, 3, 1, 1))
@@ -45,7 +47,8 @@ class ExportableClassifier(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         features = self.backbone.forward_features((images - self.mean) / self.std)
-        return self.head(self.backbone.forward_head(features, pre_logits=True)).softmax(dim=1)
+        logits = self.head(self.backbone.forward_head(features, pre_logits=True))
+        return (logits / self.temperature).softmax(dim=1)
 
 
 def model_card(classifier: ImageClassifier, format_: str) -> dict[str, Any]:
@@ -57,6 +60,7 @@ def model_card(classifier: ImageClassifier, format_: str) -> dict[str, Any]:
         "input": "float32 RGB, shape (N, 3, H, W), values in [0, 1]; resize the shorter side to "
         "H / crop_pct with `interpolation`, then centre-crop to H x W (input_size)",
         "output": "class probabilities, shape (N, classes), in the order of class_names",
+        "temperature": classifier.temperature,
         "normalisation": "inside the model: (x - mean) / std",
         "preprocessing": {
             key: list(value) if isinstance(value, tuple) else value for key, value in preprocessing.items()

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from inception_tl.config.instantiate import config_values, instantiate
 from inception_tl.data import DataReport, ImageDataModule
+from inception_tl.errors import ConfigError
 from inception_tl.evaluation.passes import evaluate_best
 from inception_tl.evaluation.writer import console, write_outputs
 from inception_tl.finetune import FinetuneConfig
@@ -28,10 +29,13 @@ from inception_tl.training.checkpoints import (
     check_same_classes,
     checkpoint_hyperparameters,
     resolve_checkpoint,
+    update_hyperparameters,
 )
 from inception_tl.training.compilation import compile_model
 from inception_tl.training.loggers import finish_wandb_runs
 from inception_tl.training.trainer import build_trainer
+
+CALIBRATIONS = ("temperature", "none")
 
 
 def build_model(cfg: DictConfig, datamodule: ImageDataModule) -> ImageClassifier:
@@ -89,6 +93,11 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     warnings.filterwarnings("ignore", message=r"You're resuming from a checkpoint that ended before the epoch ended")
 
     FinetuneConfig.from_mapping(config_values(cfg.get("finetune"))).check_for_backbone(cfg.backbone.name)
+    if cfg.calibration not in CALIBRATIONS:
+        raise ConfigError(
+            f"calibration={cfg.calibration!r}: choose temperature (fit one on the validation split after training: "
+            "calibrated probabilities) or none."
+        )
     ckpt_path = resolve_checkpoint(cfg.ckpt_path, output_dir)
     if ckpt_path is not None:
         console.print(f"Resuming from [bold]{ckpt_path}[/bold]")
@@ -130,10 +139,13 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
         if pruning is not None:
             pruning.raise_if_pruned()  # a pruned trial is not worth evaluating
-        metrics, predictions = evaluate_best(trainer, model, datamodule, collector)
+        calibrate = cfg.calibration == "temperature"
+        metrics, predictions = evaluate_best(trainer, model, datamodule, collector, calibrate)
         history = next((list(cb.rows) for cb in trainer.callbacks if isinstance(cb, EpochHistory)), [])
 
         if trainer.is_global_zero:
+            if calibrate and metrics["best_checkpoint"]:  # eval.py, predict.py and export take it from there
+                update_hyperparameters(metrics["best_checkpoint"], temperature=model.temperature)
             split = "test" if datamodule.has_test else "val"
             write_outputs(output_dir, metrics, predictions, split, history, trainer.loggers, cfg.figures)
     finally:

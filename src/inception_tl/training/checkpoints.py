@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from inception_tl.errors import ConfigError
+from inception_tl.training.checkpoint_io import AtomicCheckpointIO
 
 ZIP_MAGIC = b"PK\x03\x04"  # torch.save writes a zip archive
 
@@ -61,6 +62,14 @@ def read_checkpoint(ckpt_path: str | Path | None) -> dict[str, Any]:
             "To start from a file of backbone weights instead, use backbone.weights=PATH."
         )
     return checkpoint
+
+
+def update_hyperparameters(ckpt_path: str | Path, **values: Any) -> None:
+    """Rewrite the checkpoint with these hyperparameters changed (the calibration's temperature, fitted after
+    training), atomically: a process killed meanwhile leaves the old file whole."""
+    checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    checkpoint["hyper_parameters"].update(values)
+    AtomicCheckpointIO().save_checkpoint(checkpoint, ckpt_path)
 
 
 def checkpoint_hyperparameters(ckpt_path: str) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import json
 from collections import Counter
 
 import pytest
+import torch
 
 import inception_tl.data.store.cache as cache
 from inception_tl.tasks.evaluate import evaluate
@@ -34,6 +35,7 @@ def test_training_and_eval_score_each_test_image_once_and_report_that_pass(tmp_p
     overrides += [f"paths.data_dir={tmp_path / 'cache'}", "callbacks.last_checkpoint=null"]
     overrides += ["data.batch_size=4", "data.num_workers=0", "backbone.pretrained=false", "trainer=cpu"]
     overrides += ["trainer.max_epochs=1", "finetune=full", "~logger", "callbacks.progress_bar=null", "figures=false"]
+    overrides += ["callbacks=ema"]  # with EMA weights: best.ckpt holds the average, eval.py must reproduce from it
     run_dir = tmp_path / "run"
     metrics = run(compose_config(overrides, run_dir))
 
@@ -51,6 +53,7 @@ def test_training_and_eval_score_each_test_image_once_and_report_that_pass(tmp_p
     decoded.clear()
     eval_dir = tmp_path / "eval"
     checkpoint = run_dir / "checkpoints" / "best.ckpt"
+    assert "current_model_state" in torch.load(checkpoint, weights_only=True)  # the average, the trained weights beside
     evaluated = evaluate(compose_config([f"ckpt_path={checkpoint}", "figures=false"], eval_dir, config_name="eval"))
     assert {path: decoded[path] for path in test_images} == dict.fromkeys(test_images, 1)
     assert {key: evaluated[key] for key in metrics if key.startswith("test/")} == {

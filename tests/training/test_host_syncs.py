@@ -34,6 +34,7 @@ def test_training_steps_read_nothing_back_from_the_device_between_logging_interv
     overrides += ["data.num_workers=1", f"paths.data_dir={tmp_path / 'cache'}", "backbone.pretrained=false"]
     overrides += ["trainer=cpu", "trainer.max_epochs=2", f"trainer.log_every_n_steps={EVERY}", "figures=false"]
     overrides += ["finetune.warmup_epochs=1"]  # both phases: the backbone frozen, then released
+    overrides += ["callbacks=ema"]  # EMA weights are updated at every step: on the device too
     cfg = compose_config(overrides, tmp_path / "run")
     datamodule = instantiate(cfg.data, backbone=cfg.backbone.name)
     datamodule.prepare_data()

@@ -1,6 +1,7 @@
 """Every Lightning callback of the project, in one place (the config's `callbacks` group names them here)."""
 
 from inception_tl.training.callbacks.compile_time import CompileTimeReport
+from inception_tl.training.callbacks.ema import EMAWeights
 from inception_tl.training.callbacks.feature_cache import FeatureCache
 from inception_tl.training.callbacks.freeze_schedule import FreezeScheduleCallback
 from inception_tl.training.callbacks.history import EpochHistory
@@ -11,6 +12,7 @@ from inception_tl.training.callbacks.step_seed import StepSeed
 
 __all__ = [
     "CompileTimeReport",
+    "EMAWeights",
     "EpochHistory",
     "FeatureCache",
     "FreezeScheduleCallback",

@@ -17,6 +17,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import II, MISSING
 
 from inception_tl.config.run_name import register_run_name
+from inception_tl.data.device.mix import MixOptions
 from inception_tl.data.options import BadImagePolicy, BalanceMode, CacheMode, DuplicatePolicy, VerifyMode, WorkerMode
 from inception_tl.data.worker.augment import Augment
 from inception_tl.finetune.config import FinetuneConfig
@@ -108,3 +109,4 @@ def register_schemas() -> None:
     store.store(group="schema", name="backbone", node=BackboneSchema)
     store.store(group="schema", name="data", node=DataSchema)
     store.store(group="schema", name="finetune", node=finetune_schema())
+    store.store(group="schema", name="mixup", node=MixOptions)

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.strategies import DDPStrategy
@@ -14,6 +15,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torchmetrics.classification import MulticlassAccuracy
 
 from inception_tl.config.schema import BackboneSchema
+from inception_tl.data.device.mix import MixOptions, draw_mix, mix_batch
 from inception_tl.errors import ConfigError
 from inception_tl.finetune.config import FinetuneConfig
 from inception_tl.finetune.param_groups import discriminative_param_groups
@@ -60,6 +62,7 @@ class ImageClassifier(L.LightningModule):
         label_smoothing: float = 0.0,
         class_weights: Sequence[float] | None = None,
         temperature: float = 1.0,
+        mixup: Mapping[str, Any] | None = None,
         finetune: Mapping[str, Any] | None = None,
         trained_on: Mapping[str, Any] | None = None,
         load_weights: bool = True,
@@ -89,6 +92,7 @@ class ImageClassifier(L.LightningModule):
         self.test_metrics = classification_metrics(num_classes, prefix="test/")
         self.channels_last = False  # how this machine runs the model, not what it is: see set_channels_last
         self.temperature = float(temperature)  # divides the logits outside training (evaluation/calibration.py)
+        self.mix = MixOptions(**dict(mixup or {}))  # Mixup / CutMix of each training batch (data/device/mix.py)
         # The training loss's class weights (models/loss.py); a buffer so it follows the model to its device.
         weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights is not None else None
         self.register_buffer("class_weight", weights, persistent=False)
@@ -155,12 +159,22 @@ class ImageClassifier(L.LightningModule):
         weight = self.class_weight if self.training else None
         return F.cross_entropy(logits, labels, weight=weight, label_smoothing=self.hparams.label_smoothing)
 
+    @property
+    def mixes_inputs(self) -> bool:
+        return self.mix.enabled
+
     def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
         inputs, labels, _ = batch
+        targets, counted = labels, labels
+        if self.mix.enabled:
+            # Drawn from the step's seed (StepSeed seeds torch before each batch): the same on resuming.
+            draw = draw_mix(np.random.default_rng(torch.initial_seed()), self.mix, *inputs.shape[-2:])
+            inputs, targets = mix_batch(inputs, labels, draw, len(self.hparams.class_names))
+            counted = labels if draw.lam >= 0.5 else labels.flip(0)  # train/acc: against the larger share
         logits = self(inputs)
-        loss = self._loss(logits, labels)
+        loss = self._loss(logits, targets)
         self.loss_guard.record(loss, self.current_epoch, batch_idx, self.global_step)
-        self.train_acc.update(logits.detach(), labels)
+        self.train_acc.update(logits.detach(), counted)
         # Not on the progress bar: Lightning would turn it into a number after every step (a host sync on a
         # GPU); `IntervalProgressBar` shows the loss at the logging interval instead.
         self.log("train/loss", loss, on_step=True, on_epoch=True, batch_size=len(labels))

@@ -49,6 +49,7 @@ def build_model(cfg: DictConfig, datamodule: ImageDataModule) -> ImageClassifier
         scheduler=config_values(cfg.get("scheduler")),
         label_smoothing=cfg.label_smoothing,
         class_weights=weights,
+        mixup=config_values(cfg.get("mixup")),
         finetune=config_values(cfg.get("finetune")),
         trained_on=config_values(cfg.data),
         # Resuming restores every weight from the checkpoint: no need to fetch pretrained ones.

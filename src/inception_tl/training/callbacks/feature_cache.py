@@ -44,6 +44,7 @@ class ComputesFeatures(Protocol):
 
     freeze_schedule: Any
     finetune: Any
+    mixes_inputs: bool
 
     def pooled_features(self, images: torch.Tensor) -> torch.Tensor: ...
 
@@ -72,6 +73,8 @@ class FeatureCache(Callback):
             return "the backbone trains at some point (only finetune=linear_probe keeps it frozen throughout)"
         if pl_module.finetune.train_bn:
             return "finetune.train_bn=true updates BatchNorm statistics at every step"
+        if pl_module.mixes_inputs:
+            return "Mixup/CutMix (mixup.*) mixes the images of every training batch"
         if datamodule.augments_training:
             return "training images are augmented (set data.augment.enabled=false to train on fixed features)"
         return None

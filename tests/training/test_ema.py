@@ -45,21 +45,31 @@ def test_the_average_is_the_hand_computed_one_with_the_warming_decay(tiny):
     assert not torch.equal(final["head.weight"], steps.weights[-1]["head.weight"])  # not simply the last weights
 
 
+class KeepEpochZeroCheckpoint(Callback):
+    """Copies last.ckpt when epoch 1 starts: the file a run stopped after epoch 0 would have left."""
+
+    def __init__(self, directory, copy) -> None:
+        self.directory, self.copy = directory, copy
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        if trainer.current_epoch == 1:
+            shutil.copy(self.directory / "last.ckpt", self.copy)
+
+
 def test_checkpoints_hold_the_average_and_a_resumed_run_restores_it_exactly(tiny, tmp_path):
-    def train(epochs: int, directory, ckpt_path=None):
-        model = classifier({"strategy": "full"})
-        ema = EMAWeights(decay=0.9)
-        checkpoint = ModelCheckpoint(dirpath=directory, save_last=True, monitor="val/acc", mode="max", filename="best")
-        fit(model, tiny, epochs, [checkpoint, ema], ckpt_path=ckpt_path, enable_checkpointing=True)
+    def train(directory, ckpt_path=None, *extra):
+        model, ema = classifier({"strategy": "full"}), EMAWeights(decay=0.9)
+        # last.ckpt at every epoch's end, as conf/callbacks/default.yaml's last_checkpoint writes it
+        checkpoint = ModelCheckpoint(dirpath=directory, filename="last", monitor=None, enable_version_counter=False)
+        fit(model, tiny, 2, [checkpoint, ema, *extra], ckpt_path=ckpt_path, enable_checkpointing=True)
         return model, ema
 
-    uninterrupted, _ = train(2, tmp_path / "whole")
-    _, ema = train(1, tmp_path / "first")
-    saved = torch.load(tmp_path / "first" / "last.ckpt", weights_only=True)
+    stopped = tmp_path / "after-epoch-0.ckpt"
+    uninterrupted, ema = train(tmp_path / "whole", None, KeepEpochZeroCheckpoint(tmp_path / "whole", stopped))
+    final = torch.load(tmp_path / "whole" / "last.ckpt", weights_only=True)
     average = {name[len("module.") :]: value for name, value in ema._average_model.state_dict().items()}
-    assert all(torch.equal(saved["state_dict"][name], average[name]) for name in saved["state_dict"])
-    assert not torch.equal(saved["state_dict"]["head.weight"], saved["current_model_state"]["head.weight"])
-    shutil.copy(tmp_path / "first" / "last.ckpt", tmp_path / "resume.ckpt")
-    resumed, _ = train(2, tmp_path / "second", ckpt_path=str(tmp_path / "resume.ckpt"))
+    assert all(torch.equal(final["state_dict"][name], average[name]) for name in final["state_dict"])
+    assert not torch.equal(final["state_dict"]["head.weight"], final["current_model_state"]["head.weight"])
+    resumed, _ = train(tmp_path / "resumed", str(stopped))
     for name, tensor in uninterrupted.state_dict().items():
         torch.testing.assert_close(resumed.state_dict()[name], tensor, rtol=0, atol=1e-6, msg=name)

@@ -52,6 +52,13 @@ class CacheMode(Enum):
     none = "none"  # decode every image at every epoch
 
 
+class AugmentPolicy(Enum):
+    """A policy of colour operations drawn per training image (`data.augment.policy`)."""
+
+    none = "none"
+    trivial = "trivial"  # TrivialAugment's: data.augment.policy_ops operations of random kind and strength
+
+
 class WorkerMode(Enum):
     """What `data.num_workers` loads batches with."""
 

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from inception_tl.data.device.colour import apply_colour, erase
 from inception_tl.data.device.resize import FILTERS, eval_crop
 from inception_tl.errors import ConfigError
 
@@ -19,11 +20,8 @@ GRID_MODES = {"bicubic": "bicubic", "bilinear": "bilinear", "lanczos": "bicubic"
 
 
 class BatchTransform:
-    """Warp or evaluation crop, then timm's normalisation: uint8 batches in, float32 model inputs out.
-
-    Training images are normalised before they are warped, so the fill colour of areas a rotation or shift
-    brings in is exactly the mean, i.e. 0, as torchvision's `RandomAffine(fill=mean)` intends.
-    """
+    """Warp (and colour, erasing) or evaluation crop, and timm's normalisation: uint8 batches in, float32 model
+    inputs out."""
 
     def __init__(self, mean: Sequence[float], std: Sequence[float], size: int, interpolation: str) -> None:
         if interpolation not in FILTERS:
@@ -34,9 +32,7 @@ class BatchTransform:
         self.mean = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
         self.std = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
         self.size, self.interpolation = size, interpolation
-        # Bicubic resampling overshoots at edges; PIL's uint8 output clips to [0, 255], so do we.
-        self.low, self.high = (0 - self.mean) / self.std, (1 - self.mean) / self.std
-        self._constants: dict[torch.device, tuple[torch.Tensor, ...]] = {}
+        self._constants: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
 
     @classmethod
     def for_preprocessing(cls, preprocessing: Mapping[str, Any]) -> BatchTransform:
@@ -44,36 +40,43 @@ class BatchTransform:
         config = preprocessing
         return cls(config["mean"], config["std"], config["input_size"][-1], config["interpolation"])
 
-    def _on(self, device: torch.device) -> tuple[torch.Tensor, ...]:
-        """mean, std and the clamp limits on `device`, copied there once."""
+    def _on(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """mean and std on `device`, copied there once."""
         if device not in self._constants:
-            self._constants[device] = tuple(t.to(device) for t in (self.mean, self.std, self.low, self.high))
+            self._constants[device] = (self.mean.to(device), self.std.to(device))
         return self._constants[device]
 
     def normalise(self, pixels: torch.Tensor) -> torch.Tensor:
         """Pixel values in [0, 255] (uint8 or float) to float32 (x / 255 - mean) / std, in torchvision's order of
         operations (`ToTensor`, `Normalize`), so evaluation inputs equal timm's to the bit."""
-        mean, std, _, _ = self._on(pixels.device)
+        mean, std = self._on(pixels.device)
         return (pixels.float() / 255 - mean) / std
 
-    def warp(self, images: torch.Tensor, thetas: torch.Tensor, sizes: torch.Tensor) -> torch.Tensor:
-        """Resample each image through its `affine_grid` theta into `size` x `size`; outside the image: 0."""
-        grid = F.affine_grid(thetas, [len(images), 3, self.size, self.size], align_corners=False)
+    def warp(self, pixels: torch.Tensor, thetas: torch.Tensor, sizes: torch.Tensor) -> torch.Tensor:
+        """Resample each image (values in [0, 1]) through its `affine_grid` theta into `size` x `size`; outside the
+        image: the mean colour, as torchvision's `RandomAffine(fill=mean)` intends."""
+        grid = F.affine_grid(thetas, [len(pixels), 3, self.size, self.size], align_corners=False)
         mode = GRID_MODES[self.interpolation]
-        warped = F.grid_sample(images, grid, mode=mode, padding_mode="border", align_corners=False)
-        _, _, low, high = self._on(images.device)
-        warped = torch.clamp(warped, low, high)
+        # Bicubic resampling overshoots at edges; PIL's uint8 output clips to [0, 255], so do we.
+        warped = F.grid_sample(pixels, grid, mode=mode, padding_mode="border", align_corners=False).clamp(0, 1)
         # Each image's extent in the canvas's normalised coordinates (x, y): beyond it lies the fill colour.
-        canvas_h, canvas_w = images.shape[-2:]
+        canvas_h, canvas_w = pixels.shape[-2:]
         extents = torch.stack([sizes[:, 1] * (2 / canvas_w), sizes[:, 0] * (2 / canvas_h)], dim=-1) - 1
         inside = ((grid >= -1) & (grid <= extents.view(-1, 1, 1, 2))).all(dim=-1)
-        return warped * inside.unsqueeze(1)
+        mean, _ = self._on(pixels.device)
+        return torch.where(inside.unsqueeze(1), warped, mean)
 
     def __call__(self, batch: Mapping[str, Any]) -> torch.Tensor:
         """Model inputs (N, 3, size, size) from a batch of uint8 (N, H, W, 3) pixels, as the workers store them
-        (read as (N, 3, H, W) in channels-last memory: no copy)."""
+        (read as (N, 3, H, W) in channels-last memory: no copy). Training batches: warp, colour, normalise,
+        erase, in timm's order of its train transform."""
         images = batch["images"].permute(0, 3, 1, 2)
         if "thetas" in batch:
-            return self.warp(self.normalise(images), batch["thetas"].float(), batch["sizes"])
+            pixels = self.warp(images.float() / 255, batch["thetas"].float(), batch["sizes"])
+            if "colour" in batch:
+                pixels = apply_colour(pixels, batch["colour"])
+            mean, std = self._on(pixels.device)
+            inputs = (pixels - mean) / std
+            return erase(inputs, batch["erase"], batch["noise_seed"]) if "erase" in batch else inputs
         crops = eval_crop(images, batch["sizes"], batch["boxes"], self.size, self.interpolation, batch["resampling"])
         return self.normalise(crops)

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from inception_tl.data.options import AugmentPolicy, choice
+
 # torchvision's RandomResizedCrop aspect-ratio range (and timm's).
 CROP_RATIO = (3 / 4, 4 / 3)
 
@@ -41,13 +43,32 @@ class Augment:
     shift: float = 0.1
     shear: float = 5.0
     zoom: float = 0.1
+    # Colour (torchvision's ColorJitter amounts: 0 is off; hue in turns, at most 0.5) and greyscale's probability.
+    brightness: float = 0.0
+    contrast: float = 0.0
+    saturation: float = 0.0
+    hue: float = 0.0
+    greyscale: float = 0.0
+    # trivial: `policy_ops` colour operations of random kind and strength per image (worker/colour.py).
+    policy: AugmentPolicy = AugmentPolicy.none
+    policy_ops: int = 1
+    # Random erasing's probability (timm's reprob): one box of noise per image.
+    erase: float = 0.0
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> Augment:
         values = dict(values or {})
         if "crop_scale" in values:
             values["crop_scale"] = [float(v) for v in values["crop_scale"]]
+        if "policy" in values:
+            values["policy"] = choice(AugmentPolicy, values["policy"], "data.augment.policy")
         return cls(**values)
+
+    @property
+    def colours(self) -> bool:
+        """Whether any colour operation is on (else the device skips them)."""
+        amounts = (self.brightness, self.contrast, self.saturation, self.hue, self.greyscale)
+        return any(amount > 0 for amount in amounts) or self.policy is not AugmentPolicy.none
 
 
 def crop_box(rng: np.random.Generator, height: int, width: int, scale: Sequence[float]) -> tuple[int, int, int, int]:

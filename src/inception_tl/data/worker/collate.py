@@ -37,8 +37,9 @@ def warp_thetas(items: Sequence[Mapping[str, Any]], canvas_h: int, canvas_w: int
 
 
 def collate_images(items: Sequence[Mapping[str, Any]]) -> dict[str, torch.Tensor]:
-    """{images (N, H, W, 3) uint8, labels, indices, sizes} and, for training images, their warps (`thetas`), for
-    the others their evaluation crop boxes (`boxes`) and `resampling` (see `device.resize.needs_resampling`)."""
+    """{images (N, H, W, 3) uint8, labels, indices, sizes} and, for training images, their warps (`thetas`), colour
+    parameters and erased boxes when those are on; for the others their evaluation crop boxes (`boxes`) and
+    `resampling` (see `device.resize.needs_resampling`)."""
     images = canvas([item["image"] for item in items])
     batch = {
         "images": images,
@@ -48,6 +49,12 @@ def collate_images(items: Sequence[Mapping[str, Any]]) -> dict[str, torch.Tensor
     }
     if "warp" in items[0]:
         batch["thetas"] = warp_thetas(items, *images.shape[1:3])
+        if "colour" in items[0]:
+            batch["colour"] = torch.from_numpy(np.stack([item["colour"] for item in items]))
+        if "erase" in items[0]:
+            batch["erase"] = torch.tensor([item["erase"] for item in items], dtype=torch.long)
+            # A Python number (it travels as it is): the seed of the erased boxes' noise, from the first image's.
+            batch["noise_seed"] = int(items[0]["seed"]) % 2**63
     else:
         boxes = [item["box"] for item in items]
         batch["boxes"] = torch.tensor(boxes, dtype=torch.long)

@@ -18,6 +18,7 @@ from torch.utils.data import Dataset
 from inception_tl.data.device.resize import crop_box
 from inception_tl.data.store import ImageStore, StorageSpec
 from inception_tl.data.worker.augment import Augment, draw_parameters, output_to_source
+from inception_tl.data.worker.colour import draw_colour, draw_erase
 from inception_tl.errors import DataError
 
 
@@ -62,9 +63,15 @@ class SplitImages(Dataset):
             return item
         if seed is None:  # indexed without a sampler's seed: draw one from torch's generator
             seed = int(torch.randint(2**62, ()).item())
-        parameters = draw_parameters(np.random.default_rng(seed), *pixels.shape[:2], self.size, self.augment)
+        rng = np.random.default_rng(seed)
+        parameters = draw_parameters(rng, *pixels.shape[:2], self.size, self.augment)
         item["warp"] = output_to_source(parameters, self.size)
         item["size"] = self.size
+        if self.augment.colours:  # drawn after the warp, from the same generator
+            item["colour"] = draw_colour(rng, self.augment)
+        if self.augment.erase > 0:
+            item["erase"] = draw_erase(rng, self.augment.erase, self.size)
+            item["seed"] = seed
         return item
 
 

@@ -125,3 +125,16 @@ def mistakes_grid(predictions: Predictions, indices: Sequence[int], path: Path, 
     if not indices:
         axes.flat[0].text(0.5, 0.5, "no misclassified images", ha="center", va="center")
     return _save(figure, path)
+
+
+def lr_range_curve(rates: Sequence[float], losses: Sequence[float], suggested: float, path: Path) -> Path:
+    """The range test's training loss against the head's learning rate (log scale), the suggestion marked."""
+    # (smoothing in the suggestion, not here: the raw losses show how noisy the choice is)
+    figure = Figure(figsize=(6, 4))
+    axis = figure.subplots()
+    axis.plot(rates, losses, color="tab:blue", label="training loss")
+    axis.axvline(suggested, color="tab:red", linestyle="--", label=f"suggested optim.lr = {suggested:.2g}")
+    axis.set(xscale="log", xlabel="learning rate of the head (other groups keep their ratio)", ylabel="loss")
+    axis.set_title("Learning-rate range test")
+    axis.legend()
+    return _save(figure, path)

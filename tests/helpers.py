@@ -69,6 +69,25 @@ def run_in_forked_child(target: Callable[..., Any], *arguments: Any, timeout: fl
     return child.exitcode
 
 
+# Every lever for small datasets on at once (README "Levers for a few hundred photos"), as the config sets them:
+# the DDP and resume tests check that ranks stay identical and a resumed run exact with all of them.
+LEVER_AUGMENT = {
+    "brightness": 0.3,
+    "saturation": 0.3,
+    "hue": 0.05,
+    "greyscale": 0.1,
+    "policy": "trivial",
+    "erase": 0.25,
+}
+LEVER_MIXUP = {"mixup_alpha": 0.4, "cutmix_alpha": 1.0}
+ALL_LEVERS = [
+    "callbacks=ema",
+    "loss.class_weights=balanced",
+    *(f"mixup.{key}={value}" for key, value in LEVER_MIXUP.items()),
+    *(f"data.augment.{key}={value}" for key, value in LEVER_AUGMENT.items()),
+]
+
+
 def write_image_tree(root: Path, counts: Mapping[str, Mapping[str, int]], size: int = 80, seed: int = 0) -> Path:
     """Write `counts[split][class]` random RGB PNGs under root/split/class/."""
     rng = np.random.default_rng(seed)
@@ -146,7 +165,9 @@ def classifier(
     head: Mapping[str, Any] | None = None,
     scheduler: Mapping[str, Any] | None = None,
     lr: float = 1e-2,
+    **options: Any,
 ) -> ImageClassifier:
+    """A two-class ImageClassifier with random weights (seeded); `options`: ImageClassifier's other arguments."""
     torch.manual_seed(0)
     return ImageClassifier(
         backbone={"name": backbone, "pretrained": False, "head": dict(head or {"kind": "linear"})},
@@ -155,6 +176,7 @@ def classifier(
         optimizer={"opt": "adamw", "lr": lr, "weight_decay": 0.01},
         scheduler=scheduler,
         finetune=finetune,
+        **options,
     )
 
 

@@ -1,6 +1,7 @@
 """DDP on 2 CPU processes (gloo), launched as a cluster launches it: two torchrun "nodes" of one process each.
-One run shows that the ranks hold identical weights through the warm-up and the unfreeze step, that every test
-image is scored once, and that the outputs are written once, into one run folder both nodes name alike."""
+One run, with every lever for small datasets on, shows that the ranks hold identical weights through the warm-up
+and the unfreeze step, that every test image is scored once, and that the outputs are written once, into one run
+folder both nodes name alike."""
 
 import csv
 import json
@@ -14,7 +15,7 @@ import pytest
 import torch
 
 from inception_tl.errors import ConfigError
-from tests.helpers import REPO, classifier
+from tests.helpers import ALL_LEVERS, REPO, classifier
 
 SMALL_RUN = [
     "experiment=quickstart",
@@ -44,6 +45,7 @@ def two_node_run(tmp_path_factory):
     overrides = [*SMALL_RUN, f"paths.data_dir={tmp_path / 'data'}", "trainer=ddp", "trainer.devices=1"]
     overrides += ["trainer.num_nodes=2", "trainer.max_epochs=2", "callbacks.progress_bar=null", "figures=false"]
     overrides += ["callbacks.last_checkpoint=null"]  # best.ckpt alone: rank 0 writes it, the other waits
+    overrides += ALL_LEVERS
     overrides += ["finetune=warmup", "finetune.warmup_epochs=1", "finetune.unfreeze_from=Mixed_7a"]
     overrides += ["+callbacks.rank_weights._target_=tests.helpers.SaveRankWeights"]
     overrides += [f"+callbacks.rank_weights.directory={weights}"]

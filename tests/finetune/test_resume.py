@@ -1,4 +1,5 @@
-"""A run interrupted at any point and resumed from its checkpoint ends with the uninterrupted run's weights."""
+"""A run interrupted at any point and resumed from its checkpoint ends with the uninterrupted run's weights, with
+every lever for small datasets on: EMA weights, Mixup/CutMix, colour, policy and erasing, class weights."""
 
 import shutil
 from pathlib import Path
@@ -10,8 +11,9 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from inception_tl.data.options import WorkerMode
 from inception_tl.errors import ConfigError
+from inception_tl.training.callbacks import EMAWeights
 from inception_tl.training.callbacks.interrupt import SaveOnInterrupt
-from tests.helpers import classifier, fit, make_datamodule, write_image_tree
+from tests.helpers import LEVER_AUGMENT, LEVER_MIXUP, classifier, fit, make_datamodule, write_image_tree
 
 # The resumed runs have no checkpoint callbacks (see train()); Lightning warns that it cannot restore theirs.
 pytestmark = pytest.mark.filterwarnings("ignore:Be aware that when using `ckpt_path`, callbacks used to create")
@@ -50,19 +52,20 @@ class SigtermAfterBatch(Callback):
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory):
     root = write_image_tree(tmp_path_factory.mktemp("tiny"), {"train": {"a": 8, "b": 8}})
-    return make_datamodule(root, val_split=0.25)
+    return make_datamodule(root, val_split=0.25, augment=LEVER_AUGMENT)
 
 
 def train(tiny_data, checkpoints: Path | None, callbacks=(), ckpt_path=None, finetune=FINETUNE):
     """`checkpoints`: where the run writes best.ckpt and last.ckpt as conf/callbacks/default.yaml has it (the
     best epoch, and last.ckpt rewritten at every epoch end); None for a resumed run, whose final weights are
     all that is compared (its checkpoints would cost a second each)."""
-    model = classifier(finetune, head=HEAD, scheduler=SCHEDULER, lr=3e-3)
+    model = classifier(finetune, head=HEAD, scheduler=SCHEDULER, lr=3e-3, mixup=LEVER_MIXUP, class_weights=[1.0, 1.5])
     saving = []
     if checkpoints is not None:
         saving.append(ModelCheckpoint(dirpath=checkpoints, filename="best", monitor="val/acc", mode="max"))
         saving.append(ModelCheckpoint(dirpath=checkpoints, filename="last", enable_version_counter=False))
-    fit(model, tiny_data, EPOCHS, [*saving, *callbacks], ckpt_path, enable_checkpointing=bool(saving))
+    averaging = EMAWeights(decay=0.9)
+    fit(model, tiny_data, EPOCHS, [*saving, averaging, *callbacks], ckpt_path, enable_checkpointing=bool(saving))
     return model
 
 

@@ -77,5 +77,14 @@ class EMAWeights(WeightAveraging):
             torch._foreach_copy_(counters[0], counters[1])
         self._average_model.n_averaged += 1
 
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_validation_epoch_end(trainer, pl_module)  # the trained weights back in the model
+        # Under DDP each process's BatchNorm statistics hold its own last batch until the next forward pass
+        # broadcasts rank 0's; validation ran on the average, so the swap back restored the local ones. Take
+        # rank 0's now, as that forward pass will: the processes stay identical at every epoch's end.
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            for buffer in pl_module.buffers():
+                torch.distributed.broadcast(buffer, src=0)
+
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "decay": self.decay}

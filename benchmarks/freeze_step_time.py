@@ -16,6 +16,7 @@ import time
 import torch
 import torch.nn.functional as F
 
+from inception_tl.data.preprocessing import resolve_preprocessing
 from inception_tl.models import ImageClassifier
 
 PHASES = {"warm-up (head only)": "all", "from the top block up": "top", "full": "none"}
@@ -24,9 +25,9 @@ PHASES = {"warm-up (head only)": "all", "from the top block up": "top", "full": 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "--backbone", default="inception_v3", choices=["inception_v3", "inception_v4", "inception_resnet_v2"]
+        "--backbone", default="inception_v3", help="any timm model name (conf/backbone/ holds the tested ones)"
     )
-    parser.add_argument("--image-size", type=int, default=299)
+    parser.add_argument("--image-size", type=int, default=None, help="default: the model's own (299 for Inception)")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--steps", type=int, default=5, help="timed steps per phase, after 2 untimed ones")
     parser.add_argument("--device", default="cpu")
@@ -87,15 +88,16 @@ def main() -> None:
     model = ImageClassifier(
         backbone={"name": args.backbone, "pretrained": False},
         class_names=[str(index) for index in range(10)],
-        preprocessing={},
+        preprocessing=resolve_preprocessing(args.backbone, args.image_size),
         optimizer={"opt": "adamw", "lr": 1e-4, "weight_decay": 0.01},
     ).to(args.device)
     optimizer = model.configure_optimizers()["optimizer"]
-    images = torch.randn(args.batch_size, 3, args.image_size, args.image_size, device=args.device)
+    size = model.hparams.preprocessing["input_size"][-1]
+    images = torch.randn(args.batch_size, 3, size, size, device=args.device)
     labels = torch.randint(0, 10, (args.batch_size,), device=args.device)
     threads = torch.get_num_threads()
     print(
-        f"{args.backbone}, {args.image_size} px, batch {args.batch_size}, {args.device} ({threads} threads), "
+        f"{args.backbone}, {size} px, batch {args.batch_size}, {args.device} ({threads} threads), "
         f"{args.precision}; median of {args.steps} steps"
     )
     results = {}

@@ -28,6 +28,7 @@ from PIL import Image
 
 from inception_tl.config.schema import DataSchema, register_schemas
 from inception_tl.data import ImageDataModule
+from inception_tl.data.preprocessing import resolve_preprocessing
 from inception_tl.data.sources import ImageFolder
 from inception_tl.models import ImageClassifier
 from inception_tl.training.callbacks import FreezeScheduleCallback
@@ -167,16 +168,43 @@ def classifier(
     lr: float = 1e-2,
     **options: Any,
 ) -> ImageClassifier:
-    """A two-class ImageClassifier with random weights (seeded); `options`: ImageClassifier's other arguments."""
+    """A two-class ImageClassifier with random weights (seeded) for 75 px images; `options`: ImageClassifier's other
+    arguments."""
     torch.manual_seed(0)
     return ImageClassifier(
         backbone={"name": backbone, "pretrained": False, "head": dict(head or {"kind": "linear"})},
         class_names=["a", "b"],
-        preprocessing={},
+        preprocessing=resolve_preprocessing(backbone, 75),
         optimizer={"opt": "adamw", "lr": lr, "weight_decay": 0.01},
         scheduler=scheduler,
         finetune=finetune,
         **options,
+    )
+
+
+# The architectures of conf/backbone/ beyond Inception, at the small size each is tested at (a ViT at 32 px: four
+# patches of 16).
+BACKBONE_SIZES = {
+    "resnet50": 64,
+    "efficientnet_b3": 64,
+    "convnext_tiny": 64,
+    "vit_base_patch16_224": 32,
+    "xception41": 64,
+    "mobilenetv3_large_100": 64,
+}
+
+
+def model_for(
+    name: str, finetune: Mapping[str, Any] | None = None, model_kwargs: Mapping[str, Any] | None = None
+) -> ImageClassifier:
+    """A two-class classifier of `name` with random weights (seeded), for its BACKBONE_SIZES images."""
+    torch.manual_seed(0)
+    return ImageClassifier(
+        backbone={"name": name, "pretrained": False, "model_kwargs": dict(model_kwargs or {})},
+        class_names=["a", "b"],
+        preprocessing=resolve_preprocessing(name, BACKBONE_SIZES[name]),
+        optimizer={"opt": "adamw", "lr": 1e-2, "weight_decay": 0.01},
+        finetune=finetune,
     )
 
 

@@ -1,7 +1,9 @@
-"""Preprocessing from timm's own data config for the backbone: sizes, the eval crop and its normalisation."""
+"""Preprocessing from timm's own data config for the backbone (any model timm knows by name): sizes, the eval crop
+and its normalisation."""
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -14,16 +16,32 @@ from inception_tl.errors import ConfigError
 
 # The Inception stem (three stride-2 stages and two pools) needs at least this many pixels.
 MIN_IMAGE_SIZE = 75
+INCEPTION_BACKBONES = ("inception_v3", "inception_v4", "inception_resnet_v2")
+
+
+def check_backbone_name(name: str) -> None:
+    """ConfigError for a name timm does not know, with the nearest names it does."""
+    if timm.is_model(name):
+        return
+    close = difflib.get_close_matches(name.split(".")[0], timm.list_models(), n=5, cutoff=0.6)
+    raise ConfigError(
+        f"timm knows no model {name!r}"
+        + (f"; did you mean one of {close}?" if close else ".")
+        + " `python -c \"import timm; print(timm.list_models('*resnet*'))\"` lists names by pattern; "
+        "conf/backbone/ holds the tested ones."
+    )
 
 
 def resolve_preprocessing(model_name: str, image_size: int | None = None) -> dict[str, Any]:
     """timm's data config for `model_name` (mean, std, interpolation, crop_pct), optionally resized."""
+    check_backbone_name(model_name)
     pretrained_cfg = timm.models.get_pretrained_cfg(model_name)
     if pretrained_cfg is None:
         raise ConfigError(f"timm knows no pretrained config for {model_name!r}.")
     config = resolve_data_config(pretrained_cfg=pretrained_cfg.to_dict())
     if image_size is not None:
-        if image_size < MIN_IMAGE_SIZE:
+        # Other models' smallest size is found when the model first runs (finetune/stages.py says so).
+        if model_name.split(".")[0] in INCEPTION_BACKBONES and image_size < MIN_IMAGE_SIZE:
             raise ConfigError(
                 f"data.image_size={image_size} is too small: Inception backbones need at least "
                 f"{MIN_IMAGE_SIZE} px. Use data.image_size={MIN_IMAGE_SIZE} or more (the default is 299)."

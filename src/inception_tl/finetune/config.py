@@ -11,19 +11,25 @@ from typing import Any
 import timm
 import torch
 
+from inception_tl.data.preprocessing import check_backbone_name
 from inception_tl.errors import ConfigError
 from inception_tl.finetune.schedule import FreezeSchedule, make_schedule
 from inception_tl.finetune.stages import Stage, backbone_stages
 
 
 @functools.cache
-def skeleton_stages(backbone: str) -> tuple[Stage, ...]:
+def skeleton_stages(backbone: str, model_kwargs: tuple[tuple[str, Any], ...] = ()) -> tuple[Stage, ...]:
     """The stages of a weightless `backbone` (the meta device allocates nothing), built once per process: on
     the meta device timm's weight initialisation runs through torch's reference ops (half a second to a
-    second on a CPU core), and the jobs of a multirun or a search each check their schedule."""
+    second on a CPU core), and the jobs of a multirun or a search each check their schedule. Empty when the model
+    cannot run on the meta device: the real model's construction checks the schedule then."""
+    check_backbone_name(backbone)
     with torch.device("meta"):
-        skeleton = timm.create_model(backbone, pretrained=False, num_classes=0)
-    return tuple(backbone_stages(skeleton))
+        skeleton = timm.create_model(backbone, pretrained=False, num_classes=0, **dict(model_kwargs))
+        try:
+            return tuple(backbone_stages(skeleton))
+        except Exception:  # an operation without a meta implementation, in any layer of any model
+            return ()
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,15 @@ class FinetuneConfig:
                     f"Each finetune.milestones entry is {{epoch: N, unfreeze_from: BLOCK or null}}, got {step}."
                 )
 
+    @property
+    def freezes_part(self) -> bool:
+        """Whether some epoch trains the top of the backbone but not its bottom (which needs the stage walk)."""
+        if self.strategy == "gradual":
+            return True
+        if self.strategy == "warmup":
+            return self.unfreeze_from is not None
+        return any(step.get("unfreeze_from") is not None for step in self.milestones)
+
     def schedule(self, stages: Sequence[Stage]) -> FreezeSchedule:
         """The validated release steps for these backbone stages."""
         return make_schedule(
@@ -83,10 +98,12 @@ class FinetuneConfig:
             milestones=self.milestones,
         )
 
-    def check_for_backbone(self, backbone: str) -> None:
+    def check_for_backbone(self, backbone: str, model_kwargs: Mapping[str, Any] | None = None) -> None:
         """Raise ConfigError now if the schedule names no block of `backbone`: checked on a weightless copy,
         so a typo stops the run before any data is read or weights are fetched."""
-        self.schedule(skeleton_stages(backbone))
+        stages = skeleton_stages(backbone, tuple(sorted(dict(model_kwargs or {}).items())))
+        if stages:
+            self.schedule(stages)
 
     def group_lr_scales(self, num_groups: int) -> list[float]:
         """Learning-rate factors of the backbone's stage groups, bottom to top (discriminative rates)."""

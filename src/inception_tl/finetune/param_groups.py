@@ -12,6 +12,7 @@ own schedulers apply; we use torch schedulers, so each group carries its final r
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from torch import nn
@@ -20,26 +21,32 @@ from inception_tl.finetune.config import FinetuneConfig
 from inception_tl.finetune.stages import Stage
 
 
-def _excluded_from_decay(name: str, parameter: nn.Parameter) -> bool:
-    """timm's rule (`weight_decay_exclude_1d`): no weight decay on biases and norm weights (all 1-d)."""
-    return parameter.ndim <= 1 or name.endswith(".bias")
-
-
 def discriminative_param_groups(
-    stages: list[Stage], head: nn.Module, lr: float, weight_decay: float, finetune: FinetuneConfig
+    stages: list[Stage],
+    head: nn.Module,
+    lr: float,
+    weight_decay: float,
+    finetune: FinetuneConfig,
+    no_weight_decay: Collection[str] = (),
 ) -> list[dict[str, Any]]:
-    """Named groups, bottom of the backbone first and the head last, each with its own `lr`."""
+    """Named groups, bottom of the backbone first and the head last, each with its own `lr`. timm's rule decides
+    what is not decayed: biases, norm weights (all 1-d) and the backbone's `no_weight_decay()` names (a ViT's
+    position embedding and class token)."""
+
+    def excluded_from_decay(name: str, parameter: nn.Parameter) -> bool:
+        return parameter.ndim <= 1 or name.endswith(".bias") or name in no_weight_decay
+
     units: dict[int, tuple[str, list[tuple[str, nn.Parameter]]]] = {}
     for stage in stages:
         if stage.group is not None:
             _, parameters = units.setdefault(stage.group, (stage.name, []))
-            parameters += [(f"{stage.name}.{name}", p) for name, p in stage.module.named_parameters()]
+            parameters += stage.parameters
     units_bottom_up = [*units.values(), ("head", list(head.named_parameters()))]
     scales = [*finetune.group_lr_scales(len(units)), 1.0]
     groups = []
     for (name, parameters), scale in zip(units_bottom_up, scales, strict=True):
-        decay = [p for n, p in parameters if not _excluded_from_decay(n, p)]
-        no_decay = [p for n, p in parameters if _excluded_from_decay(n, p)]
+        decay = [p for n, p in parameters if not excluded_from_decay(n, p)]
+        no_decay = [p for n, p in parameters if excluded_from_decay(n, p)]
         if decay:
             groups.append({"name": name, "params": decay, "lr": lr * scale, "weight_decay": weight_decay})
         if no_decay:

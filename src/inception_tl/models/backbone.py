@@ -1,28 +1,61 @@
-"""timm Inception backbones without their ImageNet classifier, with hub or local-file weights."""
+"""Any timm model as a backbone, without its ImageNet classifier, with hub or local-file weights.
+
+The Inception family (`conf/backbone/`) is the tested default; any other name timm knows is accepted.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import sys
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import timm
 import torch
 from timm.models import load_state_dict
 
+from inception_tl.data.preprocessing import check_backbone_name
 from inception_tl.errors import ConfigError, WeightsError
 
-BACKBONES = ("inception_v3", "inception_v4", "inception_resnet_v2")
+
+def _size_options(name: str, image_size: int | None) -> dict[str, int]:
+    """`img_size` for a model built for one input size (a ViT) at another size; nothing for the others."""
+    pretrained_cfg = timm.models.get_pretrained_cfg(name)
+    native = pretrained_cfg.input_size[-1] if pretrained_cfg else None
+    fixed = bool(pretrained_cfg and pretrained_cfg.fixed_input_size)
+    return {"img_size": image_size} if fixed and image_size is not None and image_size != native else {}
 
 
-def create_backbone(name: str, *, pretrained: bool, weights: str | None, drop_rate: float) -> torch.nn.Module:
+def create_backbone(
+    name: str,
+    *,
+    pretrained: bool,
+    weights: str | None,
+    image_size: int | None,
+    model_kwargs: Mapping[str, Any] | None,
+) -> torch.nn.Module:
     """A timm model returning pooled features (`num_classes=0`); Inception v3's auxiliary head is off.
 
-    `weights` (a local file) wins over `pretrained` (timm's default weights from the Hugging Face hub).
+    `weights` (a local file) wins over `pretrained` (timm's default weights from the Hugging Face hub). A model
+    with a fixed input size (a ViT) is built for `image_size`; timm resamples its position embedding.
     """
-    if name not in BACKBONES:
-        raise ConfigError(f"Unknown backbone {name!r}; choose one of {list(BACKBONES)}.")
+    check_backbone_name(name)
     from_hub = pretrained and weights is None
+    if from_hub:
+        check_hub_reachable(name)
+    options = {**_size_options(name, image_size), **dict(model_kwargs or {})}
     try:
-        model = timm.create_model(name, pretrained=from_hub, num_classes=0, drop_rate=drop_rate)
+        model = timm.create_model(name, pretrained=from_hub, num_classes=0, **options)
+    except TypeError as error:  # an argument the model's constructor does not take
+        raise ConfigError(
+            f"timm's {name} does not take {sorted(options)} ({error}). A model built for one input size takes no "
+            f"other: set data.image_size={timm.models.get_pretrained_cfg(name).input_size[-1]}; check "
+            f"backbone.model_kwargs against the model's constructor."
+        ) from error
     except Exception as error:  # the hub client raises many types (offline, 404, proxy, cache errors)
         source = timm.models.get_pretrained_cfg(name).hf_hub_id
         raise WeightsError(
@@ -30,9 +63,58 @@ def create_backbone(name: str, *, pretrained: bool, weights: str | None, drop_ra
             f"Without internet, either train from scratch with backbone.pretrained=false, or download "
             f"the weights elsewhere and pass backbone.weights=/path/to/model.safetensors."
         ) from error
+    patch = getattr(getattr(model, "patch_embed", None), "patch_size", None)
+    if image_size is not None and patch is not None and image_size % patch[-1]:
+        lower, upper = image_size // patch[-1] * patch[-1], (image_size // patch[-1] + 1) * patch[-1]
+        raise ConfigError(
+            f"{name} cuts images into {patch[-1]} px patches, so data.image_size={image_size} would lose its "
+            f"edge; use a multiple of {patch[-1]} ({lower} or {upper})."
+        )
     if weights is not None:
         load_backbone_weights(model, weights)
     return model
+
+
+def hub_file(name: str) -> tuple[str, str]:
+    """The Hugging Face hub repository and file timm reads `name`'s default weights from."""
+    pretrained_cfg = timm.models.get_pretrained_cfg(name)
+    if pretrained_cfg is None or not pretrained_cfg.hf_hub_id:
+        raise WeightsError(
+            f"timm has no hub weights for {name}; pass backbone.weights=/path/to/weights.safetensors or "
+            f"backbone.pretrained=false."
+        )
+    return pretrained_cfg.hf_hub_id, pretrained_cfg.hf_hub_filename or "model.safetensors"
+
+
+def check_hub_reachable(name: str, timeout: float = 3.0) -> None:
+    """Fail within `timeout` seconds, naming the file to fetch, when `name`'s weights are not in the local hub cache
+    and the hub cannot be reached: the hub client would retry for over a minute before giving up."""
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    repository, filename = hub_file(name)
+    if isinstance(try_to_load_from_cache(repository, filename), str) or constants.HF_HUB_OFFLINE:
+        return  # cached; or offline mode, where the hub client fails at once with its own message
+    endpoint = urllib.parse.urlsplit(constants.ENDPOINT)
+    proxy = urllib.request.getproxies().get(endpoint.scheme)
+    if proxy and not urllib.request.proxy_bypass(endpoint.hostname or ""):
+        endpoint = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")  # the first hop
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        socket.create_connection((endpoint.hostname, port), timeout=timeout).close()
+    except OSError as error:
+        raise WeightsError(
+            f"Could not reach the Hugging Face hub ({constants.ENDPOINT}: {error}) for the pretrained {name} "
+            f"weights, and they are not in the local cache ({constants.HF_HUB_CACHE}). Without internet: train from "
+            f"scratch with backbone.pretrained=false, or fetch {filename} from "
+            f"{constants.ENDPOINT}/{repository} on another machine and pass "
+            f"backbone.weights=/path/to/{filename}."
+        ) from error
+
+
+def is_convolutional(model: torch.nn.Module) -> bool:
+    """More than one 2-d convolution: a CNN, which channels_last speeds up. A ViT has one (its patch embedding)
+    and then runs on tokens, where the layout changes nothing but a copy."""
+    return sum(isinstance(module, torch.nn.Conv2d) for module in model.modules()) > 1
 
 
 def load_backbone_weights(model: torch.nn.Module, path: str | Path) -> None:
@@ -53,6 +135,12 @@ def load_backbone_weights(model: torch.nn.Module, path: str | Path) -> None:
             f"Could not read weights from {path}: {error}\n"
             f"Use a .safetensors file or a .pth file holding a plain state dict of tensors."
         ) from error
+    # timm's own conversion for the model's family, as for hub weights: a ViT's position embedding resampled to the
+    # size the model was built for, older layouts renamed.
+    convert = getattr(sys.modules.get(type(model).__module__), "checkpoint_filter_fn", None)
+    if convert is not None:
+        with contextlib.suppress(Exception):  # weights of another model: the strict check below says so clearly
+            state_dict = convert(dict(state_dict), model)
     classifier = model.pretrained_cfg.get("classifier")
     for suffix in (".weight", ".bias"):
         state_dict.pop(f"{classifier}{suffix}", None)

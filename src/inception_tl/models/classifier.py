@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from lightning.pytorch.strategies import DDPStrategy
 from omegaconf import OmegaConf
+from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torchmetrics.classification import MulticlassAccuracy
 
@@ -19,8 +20,8 @@ from inception_tl.data.device.mix import MixOptions, draw_mix, mix_batch
 from inception_tl.errors import ConfigError
 from inception_tl.finetune.config import FinetuneConfig
 from inception_tl.finetune.param_groups import discriminative_param_groups
-from inception_tl.finetune.stages import backbone_stages, run_stages
-from inception_tl.models.backbone import create_backbone
+from inception_tl.finetune.stages import backbone_stages, require_stage_walk, run_stages
+from inception_tl.models.backbone import create_backbone, is_convolutional
 from inception_tl.models.head import build_head
 from inception_tl.models.metrics import classification_metrics
 from inception_tl.training.callbacks.freeze_schedule import FreezeScheduleCallback
@@ -35,7 +36,7 @@ def backbone_spec(backbone: Mapping[str, Any]) -> BackboneSchema:
 
 
 class ImageClassifier(L.LightningModule):
-    """Fine-tunes a timm Inception backbone with a new head.
+    """Fine-tunes a timm backbone (the Inception family by default, any timm model by name) with a new head.
 
     The checkpoint's hyperparameters carry everything needed to use the model alone: the
     backbone and head config, the class names and the preprocessing (timm data config), and
@@ -71,17 +72,27 @@ class ImageClassifier(L.LightningModule):
         super().__init__()
         self.save_hyperparameters(ignore=["load_weights"])
         spec = backbone_spec(backbone)  # the schema's defaults for whatever the mapping leaves out
+        image_size = preprocessing["input_size"][-1] if "input_size" in preprocessing else None
         self.backbone = create_backbone(
             spec.name,
             pretrained=spec.pretrained and load_weights,
             weights=spec.weights if load_weights else None,
-            drop_rate=spec.drop_rate,
+            image_size=image_size,
+            model_kwargs=spec.model_kwargs,
         )
+        # Dropout on the pooled features, ours rather than timm's (which differs per model, and for a ViT also
+        # drops tokens): the same layer then serves images and cached features.
+        self.feature_dropout = nn.Dropout(spec.drop_rate)
         num_classes = len(class_names)
-        self.head = build_head(self.backbone.num_features, num_classes, **vars(spec.head))
+        # What forward_head(pre_logits=True) gives: more than num_features where timm's head has a layer of its own
+        # (MobileNetV3's 1280-wide convolution after 960 features).
+        width = getattr(self.backbone, "head_hidden_size", None) or self.backbone.num_features
+        self.head = build_head(width, num_classes, **vars(spec.head))
         self.finetune = FinetuneConfig.from_mapping(finetune)
         # A plain list: the modules stay registered (and in the state dict) under `self.backbone` only.
-        self.stages = backbone_stages(self.backbone)
+        self.stages = backbone_stages(self.backbone, image_size)
+        if self.finetune.freezes_part:
+            require_stage_walk(self.backbone, self.stages, image_size, self.finetune.strategy)
         self.freeze_schedule = self.finetune.schedule(self.stages)
         self.frozen_stages = self.freeze_schedule.frozen_stages(0)
         self.train()  # Lightning trains in the modes it finds: put frozen BatchNorm in inference mode now
@@ -99,8 +110,8 @@ class ImageClassifier(L.LightningModule):
 
     def set_channels_last(self, enabled: bool) -> ImageClassifier:
         """Convolution weights and input batches in NHWC (`channels_last` in conf/runtime/default.yaml), the
-        layout tensor cores run fastest; not saved with the checkpoint."""
-        self.channels_last = enabled
+        layout tensor cores run fastest, for convolutional backbones; not saved with the checkpoint."""
+        self.channels_last = enabled = enabled and is_convolutional(self.backbone)
         return self.to(memory_format=torch.channels_last if enabled else torch.contiguous_format)
 
     def set_temperature(self, temperature: float) -> None:
@@ -115,13 +126,17 @@ class ImageClassifier(L.LightningModule):
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         """Logits for images (N, 3, H, W), or for their pooled backbone features (N, C) when those are cached."""
         if inputs.ndim == 2:
-            return self.head(self.backbone.head_drop(inputs))
+            return self.head(self.feature_dropout(inputs))
         if self.channels_last:
             inputs = inputs.contiguous(memory_format=torch.channels_last)
         # Freezing applies to training only: in eval mode gradients may flow to the input (saliency maps).
         frozen = self.frozen_stages if self.training else 0
-        features = run_stages(self.stages, inputs, frozen)
-        logits = self.head(self.backbone.forward_head(features, pre_logits=True))
+        if 0 < frozen < len(self.stages):  # part of the backbone frozen: walk its stages (checked at start-up)
+            pooled = run_stages(self.stages, inputs, frozen)
+        else:
+            with torch.set_grad_enabled(torch.is_grad_enabled() and frozen == 0):
+                pooled = self.backbone.forward_head(self.backbone.forward_features(inputs), pre_logits=True)
+        logits = self.head(self.feature_dropout(pooled))
         # The calibration's temperature applies to predictions, never to training's own loss.
         return logits if self.training or self.temperature == 1.0 else logits / self.temperature
 
@@ -130,7 +145,7 @@ class ImageClassifier(L.LightningModule):
         """The backbone's pooled features (N, C) in inference mode: what the head sees, before its dropout."""
         if self.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
-        return self.backbone.global_pool(self.backbone.forward_features(images)).flatten(1)
+        return self.backbone.forward_head(self.backbone.forward_features(images), pre_logits=True)
 
     def set_frozen_stages(self, count: int) -> None:
         """Freeze the first `count` backbone stages (0: none), re-applying the BatchNorm modes."""
@@ -142,15 +157,17 @@ class ImageClassifier(L.LightningModule):
         """Whoever calls `train()` (users, Lightning hooks), frozen BatchNorm stays in inference mode."""
         super().train(mode)
         if mode and not self.finetune.train_bn:
-            for stage in self.stages[: self.frozen_stages]:
-                for module in stage.module.modules():
+            everything = self.frozen_stages >= len(self.stages)
+            frozen = [self.backbone] if everything else [stage.module for stage in self.stages[: self.frozen_stages]]
+            for part in frozen:
+                for module in part.modules():
                     if isinstance(module, _BatchNorm):
                         module.eval()
         return self
 
     def trainable_parameters(self) -> int:
         """Parameters that receive gradients now: the head and the released stages."""
-        released = [p for stage in self.stages[self.frozen_stages :] for p in stage.module.parameters()]
+        released = [p for stage in self.stages[self.frozen_stages :] for _, p in stage.parameters]
         return sum(p.numel() for p in [*released, *self.head.parameters()])
 
     def _loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -263,8 +280,9 @@ class ImageClassifier(L.LightningModule):
                 "ImageClassifier was built without an optimizer config, so it can only predict. Pass "
                 "optimizer={'opt': 'adamw', 'lr': 3e-4} (conf/optim/adamw.yaml) to train it."
             )
+        no_weight_decay = getattr(self.backbone, "no_weight_decay", set)()
         param_groups = discriminative_param_groups(
-            self.stages, self.head, config["lr"], config.get("weight_decay", 0.0), self.finetune
+            self.stages, self.head, config["lr"], config.get("weight_decay", 0.0), self.finetune, no_weight_decay
         )
         # torch's fused kernel (one launch for every parameter, and it can skip a step with a non-finite gradient
         # on the device: see FiniteLossGuard), unless gradients are clipped under mixed precision: a fused

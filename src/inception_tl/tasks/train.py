@@ -93,7 +93,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     # ImageDataModule.state_dict records the position in the epoch; Lightning only looks at the DataLoader.
     warnings.filterwarnings("ignore", message=r"You're resuming from a checkpoint that ended before the epoch ended")
 
-    FinetuneConfig.from_mapping(config_values(cfg.get("finetune"))).check_for_backbone(cfg.backbone.name)
+    FinetuneConfig.from_mapping(config_values(cfg.get("finetune"))).check_for_backbone(
+        cfg.backbone.name, config_values(cfg.backbone.get("model_kwargs"))
+    )
     if cfg.calibration not in CALIBRATIONS:
         raise ConfigError(
             f"calibration={cfg.calibration!r}: choose temperature (fit one on the validation split after training: "

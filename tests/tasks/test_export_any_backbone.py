@@ -1,0 +1,43 @@
+"""The architectures of conf/backbone/ beyond Inception export to ONNX and TorchScript with PyTorch's probabilities
+(within 1e-4), the calibration's temperature included. (A file of its own: pytest-xdist gives each file to one
+process, and these exports are the suite's longest.)
+
+Where timm's constructor takes it (`backbone.model_kwargs`), a model is built with one block per stage: the same
+layers and operators, a third of the ONNX exporter's time (it traces every operator of every block)."""
+
+import numpy as np
+import onnxruntime
+import pytest
+import torch
+
+from inception_tl.tasks.export import export_classifier
+from tests.helpers import BACKBONE_SIZES as SIZES
+from tests.helpers import model_for
+
+SHALLOW = {
+    "vit_base_patch16_224": {"depth": 2},
+    "convnext_tiny": {"depths": (1, 1, 1, 1)},
+    "resnet50": {"layers": (1, 1, 1, 1)},
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(SIZES))
+def test_exported_onnx_and_torchscript_give_pytorchs_probabilities(name, tmp_path):
+    model = model_for(name, model_kwargs=SHALLOW.get(name)).eval()
+    images = torch.rand(3, 3, SIZES[name], SIZES[name])
+    mean = torch.tensor(model.hparams.preprocessing["mean"]).view(1, 3, 1, 1)
+    std = torch.tensor(model.hparams.preprocessing["std"]).view(1, 3, 1, 1)
+    with torch.no_grad():
+        logits = model((images - mean) / std)
+        # Random weights give saturated probabilities; a temperature (which the export carries) spreads them.
+        model.set_temperature(float(logits.abs().max()) / 2)
+        expected = model((images - mean) / std).softmax(dim=1).numpy()
+    assert expected.min() > 0.01
+    assert expected.max() < 0.99
+
+    onnx_path = export_classifier(model, "onnx", tmp_path / "onnx")
+    exported = onnxruntime.InferenceSession(str(onnx_path)).run(None, {"images": images.numpy()})[0]
+    np.testing.assert_allclose(exported, expected, atol=1e-4, rtol=0)
+    traced = torch.jit.load(str(export_classifier(model, "torchscript", tmp_path / "torchscript")))
+    np.testing.assert_allclose(traced(images).detach().numpy(), expected, atol=1e-4, rtol=0)

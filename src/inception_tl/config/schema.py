@@ -41,8 +41,8 @@ class BackboneSchema:
     weights: str | None = None
     # Dropout on the pooled features before the head.
     drop_rate: float = 0.0
-    # More keyword arguments for timm.create_model (timm train.py's --model-kwargs), e.g. drop_path_rate: 0.1
-    # (stochastic depth, for ViTs and ConvNeXts).
+    # More keyword arguments for timm.create_model (timm train.py's --model-kwargs), added on the command line with a
+    # plus: +backbone.model_kwargs.drop_path_rate=0.1 (stochastic depth, for ViTs and ConvNeXts).
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     head: HeadSchema = field(default_factory=HeadSchema)
 

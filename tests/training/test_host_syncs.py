@@ -35,6 +35,11 @@ def test_training_steps_read_nothing_back_from_the_device_between_logging_interv
     overrides += ["trainer=cpu", "trainer.max_epochs=2", f"trainer.log_every_n_steps={EVERY}", "figures=false"]
     overrides += ["finetune.warmup_epochs=1"]  # both phases: the backbone frozen, then released
     overrides += ["callbacks=ema"]  # EMA weights are updated at every step: on the device too
+    # Every other lever for small data too: colour, policy and erasing on the device, Mixup/CutMix (soft targets
+    # built without F.one_hot's range check, which read the labels back twice a step), class weights.
+    overrides += ["data.augment.brightness=0.3", "data.augment.hue=0.05", "data.augment.greyscale=0.1"]
+    overrides += ["data.augment.policy=trivial", "data.augment.erase=0.25", "loss.class_weights=balanced"]
+    overrides += ["mixup.mixup_alpha=0.2", "mixup.cutmix_alpha=1.0"]
     cfg = compose_config(overrides, tmp_path / "run")
     datamodule = instantiate(cfg.data, backbone=cfg.backbone.name)
     datamodule.prepare_data()

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 
 @dataclass
@@ -66,7 +65,10 @@ def mix_batch(
     images: torch.Tensor, labels: torch.Tensor, draw: MixDraw, num_classes: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The mixed batch and its soft targets (lam of each image's own label, 1 - lam of its partner's)."""
-    targets = F.one_hot(labels, num_classes).to(images.dtype)
+    # Not F.one_hot: it checks the labels' range on the host, two reads back from the GPU at every step; these
+    # labels come from the project's own data path.
+    targets = torch.zeros(len(labels), num_classes, dtype=images.dtype, device=labels.device)
+    targets.scatter_(1, labels[:, None], 1.0)
     if draw.lam == 1.0:
         return images, targets
     partners = images.flip(0)

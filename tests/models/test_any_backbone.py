@@ -65,14 +65,14 @@ def test_a_name_timm_does_not_know_gets_the_nearest_names():
 
 
 def test_a_vit_size_that_is_not_a_multiple_of_its_patch_is_refused():
+    backbone = {"name": "vit_base_patch16_224", "pretrained": False, "model_kwargs": {"depth": 1}}
     with pytest.raises(ConfigError, match=r"multiple of 16 \(32 or 48\)"):
-        ImageClassifier({"name": "vit_base_patch16_224", "pretrained": False}, ["a", "b"],
-                        resolve_preprocessing("vit_base_patch16_224", 40))  # fmt: skip
+        ImageClassifier(backbone, ["a", "b"], resolve_preprocessing("vit_base_patch16_224", 40))
 
 
 def test_channels_last_applies_to_convolutional_backbones_only():
-    assert model_for("resnet50").set_channels_last(True).channels_last
-    assert not model_for("vit_base_patch16_224").set_channels_last(True).channels_last
+    assert model_for("resnet50", model_kwargs={"layers": (1, 1, 1, 1)}).set_channels_last(True).channels_last
+    assert not model_for("vit_base_patch16_224", model_kwargs={"depth": 1}).set_channels_last(True).channels_last
 
 
 @pytest.mark.parametrize(("name", "reason"), [("levit_128s", "fails"), ("coat_lite_tiny", "parameters of its own")])

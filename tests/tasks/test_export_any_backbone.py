@@ -2,7 +2,7 @@
 (within 1e-4), the calibration's temperature included. (A file of its own: pytest-xdist gives each file to one
 process, and these exports are the suite's longest.)
 
-Where timm's constructor takes it (`backbone.model_kwargs`), a model is built with one block per stage: the same
+Where timm's constructor takes it (`backbone.model_kwargs`), a model is built with fewer blocks per stage: the same
 layers and operators, a third of the ONNX exporter's time (it traces every operator of every block)."""
 
 import numpy as np
@@ -18,6 +18,7 @@ SHALLOW = {
     "vit_base_patch16_224": {"depth": 2},
     "convnext_tiny": {"depths": (1, 1, 1, 1)},
     "resnet50": {"layers": (1, 1, 1, 1)},
+    "mobilenetv3_large_100": {"depth_multiplier": 0.34},
 }
 
 

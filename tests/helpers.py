@@ -102,20 +102,49 @@ def write_image_tree(root: Path, counts: Mapping[str, Mapping[str, int]], size: 
     return root
 
 
-def calibrated_classifier(backbone: str, class_names: list[str], image_size: int = 75, seed: int = 0):
+def drop_repeated_blocks(model: torch.nn.Module, image_size: int) -> torch.nn.Module:
+    """`model` with, in each nn.Sequential, only the first of each run of blocks of one class that keep their
+    input's shape (Inception-v4's four InceptionA, a ResNet stage's later bottlenecks, a ViT's blocks).
+
+    The same layers and operators, a fraction of the graph: what an export test needs, as the ONNX exporter's
+    time grows with every operator of every block (45 s for the whole Inception-ResNet-v2 on 2 cores).
+    """
+    shapes: dict[torch.nn.Module, bool] = {}
+
+    def record(module: torch.nn.Module, args: tuple, output: Any) -> None:
+        keeps = bool(args) and isinstance(args[0], torch.Tensor) and isinstance(output, torch.Tensor)
+        shapes[module] = keeps and args[0].shape == output.shape
+
+    sequentials = [module for module in model.modules() if isinstance(module, torch.nn.Sequential)]
+    hooks = [child.register_forward_hook(record) for seq in sequentials for child in seq]
+    was_training = model.training
+    with torch.no_grad():
+        model.eval()(torch.rand(1, 3, image_size, image_size))
+    for hook in hooks:
+        hook.remove()
+    for seq in sequentials:
+        kept: list[torch.nn.Module] = []
+        for child in seq:
+            if not (kept and type(child) is type(kept[-1]) and shapes.get(child)):
+                kept.append(child)
+        seq._modules = dict((str(index), child) for index, child in enumerate(kept))
+    return model.train(was_training)
+
+
+def calibrated_classifier(
+    backbone: str, class_names: list[str], image_size: int = 75, seed: int = 0, repeated_blocks: bool = True
+):
     """An untrained ImageClassifier in eval mode whose BatchNorm statistics come from a few random batches.
 
     With the initial statistics (mean 0, variance 1) the deep stack saturates the softmax to one-hot
-    outputs, which would make any comparison of probabilities trivially equal.
+    outputs, which would make any comparison of probabilities trivially equal. `repeated_blocks=False`: see
+    drop_repeated_blocks.
     """
-    import torch
-
-    from inception_tl.data.preprocessing import resolve_preprocessing
-    from inception_tl.models import ImageClassifier
-
     torch.manual_seed(seed)
     preprocessing = resolve_preprocessing(backbone, image_size)
     model = ImageClassifier({"name": backbone, "pretrained": False}, class_names, preprocessing)
+    if not repeated_blocks:
+        drop_repeated_blocks(model, image_size)
     for module in model.modules():
         if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
             module.momentum = None  # a plain average over the batches

@@ -1,5 +1,5 @@
 """Exported ONNX and TorchScript models, BatchNorm folded into the convolutions, give PyTorch's probabilities
-(within 1e-4) for every backbone."""
+(within 1e-4) for every backbone: each of its kinds of blocks, once (tests.helpers.drop_repeated_blocks)."""
 
 import copy
 import functools
@@ -26,7 +26,8 @@ CASES.remove(("inception_v3", "onnx"))
 
 @functools.cache
 def classifier_for(backbone: str):
-    return calibrated_classifier(backbone, ["cat", "dog", "fox"])
+    # Without repeated blocks (each kind of block once): test_train_cli exports the whole trained inception_v3.
+    return calibrated_classifier(backbone, ["cat", "dog", "fox"], repeated_blocks=False)
 
 
 def pytorch_probabilities(classifier, images: torch.Tensor) -> np.ndarray:
@@ -64,7 +65,7 @@ def test_exported_model_matches_pytorch(backbone, format_, tmp_path):
     batchnorms = sum(isinstance(module, torch.nn.BatchNorm2d) for module in classifier.modules())
     path = export_classifier(classifier, format_, tmp_path)
     # Folded into the convolutions in a copy: the exported graph has no BatchNorm, the classifier keeps its own.
-    assert sum(isinstance(module, torch.nn.BatchNorm2d) for module in classifier.modules()) == batchnorms > 90
+    assert sum(isinstance(module, torch.nn.BatchNorm2d) for module in classifier.modules()) == batchnorms > 30
     images, expected, tolerance = reference(backbone)
     assert expected.max() < 0.999  # not saturated: the comparison means something
     if format_ == "onnx":

@@ -2,8 +2,9 @@
 (within 1e-4), the calibration's temperature included. (A file of its own: pytest-xdist gives each file to one
 process, and these exports are the suite's longest.)
 
-Where timm's constructor takes it (`backbone.model_kwargs`), a model is built with fewer blocks per stage: the same
-layers and operators, a third of the ONNX exporter's time (it traces every operator of every block)."""
+Each model is built with each of its kinds of blocks once (tests.helpers.drop_repeated_blocks): the same layers
+and operators, a fraction of the ONNX exporter's time (it traces every operator of every block).
+"""
 
 import numpy as np
 import onnxruntime
@@ -12,20 +13,13 @@ import torch
 
 from inception_tl.tasks.export import export_classifier
 from tests.helpers import BACKBONE_SIZES as SIZES
-from tests.helpers import model_for
-
-SHALLOW = {
-    "vit_base_patch16_224": {"depth": 2},
-    "convnext_tiny": {"depths": (1, 1, 1, 1)},
-    "resnet50": {"layers": (1, 1, 1, 1)},
-    "mobilenetv3_large_100": {"depth_multiplier": 0.34},
-}
+from tests.helpers import drop_repeated_blocks, model_for
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(SIZES))
 def test_exported_onnx_and_torchscript_give_pytorchs_probabilities(name, tmp_path):
-    model = model_for(name, model_kwargs=SHALLOW.get(name)).eval()
+    model = drop_repeated_blocks(model_for(name), SIZES[name]).eval()
     images = torch.rand(3, 3, SIZES[name], SIZES[name])
     mean = torch.tensor(model.hparams.preprocessing["mean"]).view(1, 3, 1, 1)
     std = torch.tensor(model.hparams.preprocessing["std"]).view(1, 3, 1, 1)

@@ -41,7 +41,8 @@ def test_threads_give_the_batches_processes_give_in_the_same_order(tree):
 
 
 def test_auto_takes_threads_for_cached_images_and_processes_for_decoding(tree):
-    cached = make_datamodule(tree, num_workers=2, val_split=0.2)
+    # cache=always: `auto` also weighs the disk's free space, which differs between machines.
+    cached = make_datamodule(tree, num_workers=2, val_split=0.2, cache="always")
     decoding = make_datamodule(tree, num_workers=2, val_split=0.2, cache="none")
     assert cached.worker_mode is WorkerMode.auto
     assert isinstance(cached._store, CachedImages)

@@ -18,6 +18,7 @@ from omegaconf import II, MISSING
 
 from inception_tl.config.run_name import register_run_name
 from inception_tl.data.device.mix import MixOptions
+from inception_tl.data.inspect.table import TableColumns
 from inception_tl.data.options import BadImagePolicy, BalanceMode, CacheMode, DuplicatePolicy, VerifyMode, WorkerMode
 from inception_tl.data.worker.augment import Augment
 from inception_tl.finetune.config import FinetuneConfig
@@ -52,9 +53,20 @@ class DataSchema:
     """Every data option's defaults; `conf/data/*.yaml` state only their source, root and what differs."""
 
     _target_: str = "inception_tl.data.ImageDataModule"
-    # Each dataset's own source (download, generation or a plain folder): its keys differ per dataset.
+    # Each dataset's own source (download, generation or a plain folder; null for data=csv): its keys differ per
+    # dataset.
     source: Any = MISSING
-    root: str = MISSING
+    # The image folder: train/<class>/<images>, optional val/ and test/.
+    root: str | None = MISSING
+    # Labels from a CSV instead of class folders (data=csv): one row per image, its path (relative to `images`,
+    # by default the CSV's folder, or absolute), its label, and optionally its split (train, val or test; an
+    # empty cell trains). `columns` names the three columns.
+    csv: str | None = None
+    images: str | None = None
+    columns: TableColumns = field(default_factory=TableColumns)
+    # Several labels per image (a CSV's label cell holds them, separated by `label_separator`): a sigmoid per label.
+    multi_label: bool = False
+    label_separator: str = ";"
     # null: the backbone's own input size (299).
     image_size: int | None = None
     batch_size: int = 32

@@ -1,7 +1,8 @@
 """The data path as Lightning sees it: a thin adapter that wires the stages in the order an image meets them.
 
     sources/  where images come from (a download, an archive, a generated set, the user's folder)
-    inspect/  what is checked before training: scan, splits, duplicates -> the data report
+    inspect/  what is checked before training: listing (class folders or a CSV), scan, splits, duplicates
+              -> the data report
     store/    how pixels are stored: decoded once into a memory-mapped cache, or decoded at every access
     worker/   per image in a loader worker: stored pixels, and the training warp or the evaluation crop box
     device/   per batch where the model runs: warp or evaluation crop, normalisation
@@ -25,8 +26,9 @@ from lightning.pytorch.trainer.states import TrainerFn
 from torch.utils.data import DataLoader
 
 from inception_tl.data.device import BatchTransform
-from inception_tl.data.inspect import DataReport, inspect_folder
-from inception_tl.data.inspect.scan import Sample
+from inception_tl.data.inspect import DataReport, Listing, TableColumns, inspect_images, list_folder, list_table
+from inception_tl.data.inspect.listing import Sample
+from inception_tl.data.inspect.splits import split_strata
 from inception_tl.data.options import (
     BadImagePolicy,
     BalanceMode,
@@ -48,6 +50,7 @@ from inception_tl.data.worker import (
     collate_images,
     make_loader,
 )
+from inception_tl.errors import ConfigError
 
 
 class ImageDataModule(L.LightningDataModule):
@@ -60,7 +63,12 @@ class ImageDataModule(L.LightningDataModule):
         self,
         *,
         source: Any,
-        root: str,
+        root: str | None,
+        csv: str | None,
+        images: str | None,
+        columns: Mapping[str, str],
+        multi_label: bool,
+        label_separator: str,
         image_size: int | None,
         batch_size: int,
         num_workers: int,
@@ -81,7 +89,27 @@ class ImageDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         check_option_ranges(batch_size, num_workers, val_split, cache_max_gb, near_duplicate_bits)
-        self.source, self.root = source, Path(root).expanduser()
+        if csv is None and source is None:
+            raise ConfigError(
+                "data=csv needs data.csv=PATH: the CSV with a row per image (path, label, optional split), and "
+                "data.images=DIR where its relative paths start."
+            )
+        if csv is None and root is None:
+            raise ConfigError(
+                "data.root is not set: point it at your image folder (train/<class>/<images>), or give labels in a "
+                "CSV with data=csv data.csv=labels.csv data.images=DIR."
+            )
+        if csv is None and multi_label:
+            raise ConfigError(
+                "data.multi_label=true needs several labels per image, which class folders cannot give: list the "
+                "images and their labels in a CSV (data=csv data.csv=labels.csv data.multi_label=true)."
+            )
+        self.source = source
+        self.csv = Path(csv).expanduser() if csv is not None else None
+        # A table's relative paths start at data.images (default: the table's folder).
+        self.root = Path(images or (self.csv.parent if self.csv else root) or ".").expanduser()
+        self.columns = TableColumns(**columns)
+        self.multi_label, self.label_separator = multi_label, label_separator
         self.preprocessing = (
             dict(preprocessing) if preprocessing is not None else resolve_preprocessing(backbone, image_size)
         )
@@ -104,7 +132,15 @@ class ImageDataModule(L.LightningDataModule):
         self._threads: ThreadPoolExecutor | None = None
 
     def prepare_data(self) -> None:
-        self.source.prepare(self.root)
+        if self.source is not None:  # labels from a CSV: nothing to fetch
+            self.source.prepare(self.root)
+
+    def listing(self) -> tuple[Listing, str]:
+        """What the data says it holds (class folders, or the CSV's rows), and a hint to end its errors with."""
+        if self.csv is None:
+            return list_folder(self.root), ""
+        listing = list_table(self.csv, self.root, self.columns, self.multi_label, self.label_separator)
+        return listing, f"Relative paths in {self.csv} start at data.images={self.root}."
 
     def setup_data(self) -> DataReport:
         """Everything before the first batch, once: the source prepared (sources are idempotent and lock against
@@ -113,8 +149,9 @@ class ImageDataModule(L.LightningDataModule):
         if self._report is None:
             self.prepare_data()
             workers = max(self.num_workers, 1)
-            report = inspect_folder(
-                self.root,
+            listing, hint = self.listing()
+            report = inspect_images(
+                listing,
                 verify=self.verify,
                 on_bad_image=self.on_bad_image,
                 on_duplicate=self.on_duplicate,
@@ -123,6 +160,7 @@ class ImageDataModule(L.LightningDataModule):
                 seed=self.seed,
                 balance=self.balance,
                 workers=workers,
+                hint=hint,
             )
             paths = list(dict.fromkeys(path for samples in report.samples.values() for path, _ in samples))
             self._positions = {path: position for position, path in enumerate(paths)}
@@ -189,10 +227,11 @@ class ImageDataModule(L.LightningDataModule):
         self._features = dict(features)
 
     def sample_weights(self, split: str) -> list[float] | None:
-        """With balance=weighted, 1 / (images of its class) per image: every class is drawn equally often."""
+        """With balance=weighted, 1 / (images of its class) per image: every class is drawn equally often
+        (multi-label: the class is the image's rarest label, as for the validation split)."""
         if self.balance is not BalanceMode.weighted:
             return None
-        labels = [label for _, label in self.samples[split]]
+        labels = split_strata([label for _, label in self.samples[split]])
         sizes = Counter(labels)
         return [1.0 / sizes[label] for label in labels]
 

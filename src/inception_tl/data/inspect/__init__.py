@@ -1,13 +1,12 @@
 """Stage 2 of the data path: what is checked before training, returned as one value, the data report.
 
-The folder is scanned (every layout problem and unreadable image reported at once, `scan.py`), `train/` is
-split into training and validation when there is no `val/` (`splits.py`), and every pair of images across
-the final splits is compared for leakage (`fingerprint.py`, `duplicates.py`).
+The images are listed (class folders or a label table, `listing.py`, `table.py`) and scanned (every problem
+of the listing and every unreadable image reported at once, `scan.py`), the training images are split into
+training and validation when nothing is marked val (`splits.py`), and every pair of images across the final
+splits is compared for leakage (`fingerprint.py`, `duplicates.py`).
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from inception_tl.data.inspect.duplicates import (
     DuplicateReport,
@@ -15,21 +14,24 @@ from inception_tl.data.inspect.duplicates import (
     find_duplicates,
     raise_for_duplicates,
 )
+from inception_tl.data.inspect.listing import Listing, Sample, list_folder
 from inception_tl.data.inspect.report import DataReport
-from inception_tl.data.inspect.scan import FolderScan, Sample, raise_for_problems, scan_folder
-from inception_tl.data.inspect.splits import stratified_split
+from inception_tl.data.inspect.scan import ImageScan, raise_for_problems, scan_images
+from inception_tl.data.inspect.splits import split_strata, stratified_split
+from inception_tl.data.inspect.table import TableColumns, list_table
 from inception_tl.data.options import BadImagePolicy, BalanceMode, DuplicatePolicy, VerifyMode
 
-__all__ = ["DataReport", "inspect_folder"]
+__all__ = ["DataReport", "Listing", "TableColumns", "inspect_images", "list_folder", "list_table"]
 
 
-def final_splits(scan: FolderScan, val_split: float, seed: int) -> dict[str, list[Sample]]:
-    """train, val (the `val/` folder, or a stratified, seeded `val_split` of `train/`) and test when present."""
+def final_splits(scan: ImageScan, val_split: float, seed: int) -> dict[str, list[Sample]]:
+    """train, val (the `val/` folder or rows, else a stratified, seeded `val_split` of train) and test when
+    present."""
     train = scan.samples["train"]
     if "val" in scan.samples:
         val = scan.samples["val"]
     else:
-        kept, held_out = stratified_split([label for _, label in train], val_split, seed)
+        kept, held_out = stratified_split(split_strata([label for _, label in train]), val_split, seed)
         train, val = [train[i] for i in kept], [train[i] for i in held_out]
     samples = {"train": train, "val": val}
     if "test" in scan.samples:
@@ -38,7 +40,7 @@ def final_splits(scan: FolderScan, val_split: float, seed: int) -> dict[str, lis
 
 
 def check_duplicates(
-    samples: dict[str, list[Sample]], scan: FolderScan, policy: DuplicatePolicy, near_duplicate_bits: int
+    samples: dict[str, list[Sample]], scan: ImageScan, policy: DuplicatePolicy, near_duplicate_bits: int
 ) -> DuplicateReport:
     """Find copies across and within the final splits; stop (error), drop the evaluation copies from `samples`
     in place (drop), or only report them (warn)."""
@@ -55,8 +57,8 @@ def check_duplicates(
     return report
 
 
-def inspect_folder(
-    root: Path,
+def inspect_images(
+    listing: Listing,
     *,
     verify: VerifyMode,
     on_bad_image: BadImagePolicy,
@@ -66,11 +68,13 @@ def inspect_folder(
     seed: int,
     balance: BalanceMode,
     workers: int,
+    hint: str = "",
 ) -> DataReport:
-    """Scan `root`, make the final splits and check them for duplicates; a DataError lists every problem."""
+    """Scan what `listing` names, make the final splits and check them for duplicates; a DataError lists every
+    problem (`hint` ends it)."""
     check = on_duplicate is not DuplicatePolicy.off
-    scan = scan_folder(root, verify, workers=workers, fingerprints=check)
-    raise_for_problems(scan, on_bad_image)
+    scan = scan_images(listing, verify, workers=workers, fingerprints=check)
+    raise_for_problems(scan, on_bad_image, hint)
     samples = final_splits(scan, val_split, seed)
     duplicates = check_duplicates(samples, scan, on_duplicate, near_duplicate_bits) if check else None
     return DataReport(scan, samples, balance, on_duplicate, duplicates)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from inception_tl.data.inspect.fingerprint import Fingerprint, colour_difference
-from inception_tl.data.inspect.scan import SPLITS
+from inception_tl.data.inspect.listing import SPLITS
 from inception_tl.data.options import DuplicatePolicy
 from inception_tl.errors import DataError
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inception_tl.data.inspect.duplicates import DuplicateReport, duplicate_notes, write_duplicate_lists
-from inception_tl.data.inspect.scan import FolderScan, Sample, examples
+from inception_tl.data.inspect.listing import Sample
+from inception_tl.data.inspect.scan import ImageScan, examples
 from inception_tl.data.options import BalanceMode, DuplicatePolicy
 
 # Above this ratio of largest to smallest training class, plain cross-entropy mostly learns the prior.
@@ -20,10 +21,11 @@ IMBALANCE_RATIO = 2.0
 
 
 def class_counts(samples: Mapping[str, Sequence[Sample]], class_names: Sequence[str]) -> dict[str, dict[str, int]]:
-    """`counts[split][class]`: images per class in each split, every class listed (zeros included)."""
+    """`counts[split][class]`: images per class in each split, every class listed (zeros included); an image
+    with several labels counts for each."""
     counts = {}
     for split, pairs in samples.items():
-        per_label = Counter(label for _, label in pairs)
+        per_label = Counter(index for _, label in pairs for index in (label if isinstance(label, tuple) else (label,)))
         counts[split] = {name: per_label.get(index, 0) for index, name in enumerate(class_names)}
     return counts
 
@@ -33,7 +35,7 @@ def imbalance_ratio(counts: Mapping[str, int]) -> float:
     return max(sizes) / min(sizes) if sizes else 1.0
 
 
-def scan_notes(scan: FolderScan, counts: Mapping[str, Mapping[str, int]], balance: BalanceMode) -> list[str]:
+def scan_notes(scan: ImageScan, counts: Mapping[str, Mapping[str, int]], balance: BalanceMode) -> list[str]:
     """Warnings a user should read before trusting the run: ignored files, skipped images, imbalance."""
     notes = []
     if scan.not_images:
@@ -65,7 +67,7 @@ def scan_notes(scan: FolderScan, counts: Mapping[str, Mapping[str, int]], balanc
 class DataReport:
     """The final splits and everything a user should know about them before trusting a run."""
 
-    scan: FolderScan
+    scan: ImageScan
     samples: dict[str, list[Sample]]  # split -> (path, label), the splits training and evaluation use
     balance: BalanceMode
     on_duplicate: DuplicatePolicy

@@ -1,34 +1,31 @@
-"""Check an image folder before training and report every problem at once.
+"""Check every image a dataset lists before training and report every problem at once.
 
 torchvision's `ImageFolder` stops at the first missing folder and a corrupt image surfaces only when a
-DataLoader worker reaches it, mid-epoch, as a stack trace. This scan walks the whole tree first: layout
-problems and unreadable images are collected and reported together, files that are not images are
-counted (never silently), and bad images are either an error listing each one or, when the user asks
-for it, dropped and listed.
+DataLoader worker reaches it, mid-epoch, as a stack trace. This scan opens every image the listing names
+(class folders or a label table, `listing.py`) first: problems of the listing and unreadable images are
+collected and reported together, files that are not images are counted (never silently), and bad images
+(missing files included) are either an error listing each one or, when the user asks for it, dropped and
+listed.
 """
 
 from __future__ import annotations
 
 import io
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from PIL import Image
-from torchvision.datasets.folder import IMG_EXTENSIONS
 from tqdm.auto import tqdm
 
 from inception_tl.data.inspect.fingerprint import Fingerprint, fingerprint
+from inception_tl.data.inspect.listing import Listing, Sample, list_folder
 from inception_tl.data.options import BadImagePolicy, VerifyMode
 from inception_tl.data.store.decode import load_rgb
 from inception_tl.errors import DataError
 
-SPLITS = ("train", "val", "test")
 EXAMPLES_SHOWN = 5
-
-Sample = tuple[str, int]
 
 
 @dataclass(frozen=True)
@@ -38,11 +35,13 @@ class BadImage:
 
 
 @dataclass
-class FolderScan:
-    """What a folder holds: the usable samples per split and everything that was wrong or left out."""
+class ImageScan:
+    """What a dataset holds: the usable samples per split and everything that was wrong or left out."""
 
-    root: Path
+    root: Path  # the image folder or the label table
+    kind: str = "folder"  # which of the two (Listing.kind)
     class_names: list[str] = field(default_factory=list)
+    multi_label: bool = False
     samples: dict[str, list[Sample]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     bad_images: list[BadImage] = field(default_factory=list)
@@ -78,80 +77,21 @@ def image_problem(path: str, full: bool, fingerprints: bool) -> BadImage | Image
     (struct.error, IndexError, ...) on malformed files, and each means the same: this image is unusable."""
     try:
         return read_image(path, full, fingerprints)
+    except FileNotFoundError:
+        return BadImage(path, "no such file")
     except Exception as error:
         cause = error.__cause__ if isinstance(error, DataError) and error.__cause__ else error
         return BadImage(path, str(cause) or type(cause).__name__)
 
 
-def subfolders(folder: Path) -> list[str]:
-    """Sorted sub-folder names; hidden folders and archive debris such as `__MACOSX` are skipped."""
-    return sorted(e.name for e in folder.iterdir() if e.is_dir() and not e.name.startswith((".", "__")))
-
-
-def files_under(folder: Path) -> list[Path]:
-    """Every non-hidden file below `folder`, sorted (nested folders included, as ImageFolder)."""
-    found = []
-    for directory, dirnames, filenames in os.walk(folder, followlinks=True):
-        dirnames[:] = [d for d in dirnames if not d.startswith((".", "__"))]  # pruned in place: not walked
-        found.extend(Path(directory) / name for name in filenames if not name.startswith("."))
-    return sorted(found)
-
-
-def layout_problems(root: Path, split_classes: dict[str, list[str]]) -> list[str]:
-    """Missing or empty split folders and classes that differ from the training split's."""
-    problems = []
-    if not (root / "train").is_dir():
-        problems.append(
-            f"no training split: {root / 'train'} does not exist. Expected {root}/train/<class>/<images>, "
-            "with optional val/ and test/ beside train/."
-        )
-    for split, classes in split_classes.items():
-        if not classes:
-            problems.append(f"{root / split} has no class folders; expected {root / split}/<class>/<images>.")
-    if len(split_classes.get("train") or []) == 1:
-        problems.append(
-            f"{root / 'train'} has a single class folder; a classifier needs at least two classes to choose from."
-        )
-    train = split_classes.get("train") or []
-    for split, classes in split_classes.items():
-        if split == "train" or not classes or not train or classes == train:
-            continue
-        missing = sorted(set(train) - set(classes))
-        extra = sorted(set(classes) - set(train))
-        detail = "; ".join(
-            part
-            for part in (f"missing {missing}" if missing else "", f"not in train/: {extra}" if extra else "")
-            if part
-        )
-        problems.append(f"the classes of {root / split} differ from those of {root / 'train'}: {detail}.")
-    return problems
-
-
-def scan_folder(root: Path, verify: VerifyMode, workers: int, fingerprints: bool) -> FolderScan:
-    """Scan `root/{train,val,test}/<class>/...`: every split, class and file, each image checked by `verify`
-    (and fingerprinted for the duplicate check when `fingerprints`).
-
-    Everything is walked even when the layout is wrong, so one run reports every problem there is.
-    """
-    scan = FolderScan(root=root)
-    split_classes = {split: subfolders(root / split) for split in SPLITS if (root / split).is_dir()}
-    scan.problems.extend(layout_problems(root, split_classes))
-    scan.class_names = split_classes.get("train") or []
-    labels = {name: index for index, name in enumerate(scan.class_names)}
-
-    # (split, class folder) -> image paths; a class folder absent from train/ gets no label.
-    candidates: dict[tuple[str, str], list[str]] = {}
-    for split, classes in split_classes.items():
-        for name in classes:
-            paths = candidates.setdefault((split, name), [])
-            for path in files_under(root / split / name):
-                if path.suffix.lower() in IMG_EXTENSIONS:
-                    paths.append(str(path))
-                else:
-                    scan.not_images.append(str(path))
-
+def scan_images(listing: Listing, verify: VerifyMode, workers: int, fingerprints: bool) -> ImageScan:
+    """Check each image `listing` names by `verify` (and fingerprint it for the duplicate check when
+    `fingerprints`); a class of a split left without a readable image is a problem."""
+    scan = ImageScan(listing.root, listing.kind, listing.class_names, listing.multi_label)
+    scan.problems.extend(listing.problems)
+    scan.not_images = list(listing.not_images)
     full = verify is VerifyMode.full
-    every_path = [path for paths in candidates.values() for path in paths]
+    every_path = list(dict.fromkeys(path for samples in listing.candidates.values() for path, _ in samples))
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         results = pool.map(lambda path: image_problem(path, full, fingerprints), every_path)
         # One bar, from the first process only (every DDP process scans), and none when output is not a terminal.
@@ -165,14 +105,25 @@ def scan_folder(root: Path, verify: VerifyMode, workers: int, fingerprints: bool
     if fingerprints:
         scan.fingerprints = {path: fact.fingerprint for path, fact in facts.items() if fact.fingerprint is not None}
 
-    for (split, name), paths in candidates.items():
-        good = [path for path in paths if path not in bad]
-        if not good:
-            kind = "readable images" if paths else "images"
-            scan.problems.append(f"{root / split / name} has no {kind}.")
-        if name in labels:
-            scan.samples.setdefault(split, []).extend((path, labels[name]) for path in good)
+    for split, samples in listing.candidates.items():
+        scan.samples[split] = [sample for sample in samples if sample[0] not in bad]
+        listed, readable = labels_present(samples), labels_present(scan.samples[split])
+        for label in sorted(listed - readable):
+            scan.problems.append(f"{listing.where(split, listing.class_names[label])} has no readable images.")
     return scan
+
+
+def labels_present(samples: list[Sample]) -> set[int]:
+    """The class indices that label at least one of `samples`."""
+    present: set[int] = set()
+    for _, label in samples:
+        present.update(label if isinstance(label, tuple) else (label,))
+    return present
+
+
+def scan_folder(root: Path, verify: VerifyMode, workers: int, fingerprints: bool) -> ImageScan:
+    """Scan `root/{train,val,test}/<class>/...` (see `list_folder`)."""
+    return scan_images(list_folder(root), verify, workers, fingerprints)
 
 
 def examples(paths: list[str]) -> str:
@@ -180,8 +131,9 @@ def examples(paths: list[str]) -> str:
     return shown + (f" and {len(paths) - EXAMPLES_SHOWN} more" if len(paths) > EXAMPLES_SHOWN else "")
 
 
-def raise_for_problems(scan: FolderScan, on_bad_image: BadImagePolicy) -> None:
-    """One DataError naming every layout problem and (unless skipping) every unreadable image."""
+def raise_for_problems(scan: ImageScan, on_bad_image: BadImagePolicy, hint: str = "") -> None:
+    """One DataError naming every layout problem and (unless skipping) every unreadable image; `hint` ends
+    it (where a table's relative paths start, say)."""
     lines = [f"- {problem}" for problem in scan.problems]
     if scan.bad_images and on_bad_image is BadImagePolicy.error:
         lines.append(f"- {len(scan.bad_images)} image file(s) cannot be read:")
@@ -191,4 +143,5 @@ def raise_for_problems(scan: FolderScan, on_bad_image: BadImagePolicy) -> None:
             "(they are then listed in the run directory, skipped_images.csv)."
         )
     if lines:
-        raise DataError(f"The image folder {scan.root} has problems:\n" + "\n".join(lines))
+        what = "The image folder" if scan.kind == "folder" else "The label table"
+        raise DataError(f"{what} {scan.root} has problems:\n" + "\n".join(lines) + (f"\n{hint}" if hint else ""))

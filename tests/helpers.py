@@ -56,6 +56,13 @@ def run_entry_point(script: str, *arguments: str) -> subprocess.CompletedProcess
     return subprocess.CompletedProcess([script, *arguments], returncode, stdout.getvalue(), stderr.getvalue())
 
 
+def run_script(script: str, *overrides: str) -> subprocess.CompletedProcess:
+    """run_entry_point, which must succeed (its output is in the failure's message)."""
+    result = run_entry_point(script, *overrides)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
 def run_in_forked_child(target: Callable[..., Any], *arguments: Any, timeout: float = 120) -> int | None:
     """Run `target(*arguments)` in a forked copy of this process; returns its exit code (minus the signal that
     ended it). Forked rather than a new interpreter, which would spend about 8 s on 2 cores importing torch

@@ -6,21 +6,14 @@ quickstart takes minutes, its figures are in the README), stopped by SIGTERM mid
 import csv
 import json
 import shutil
-import subprocess
 
 import numpy as np
 import pytest
 import torch
 
-from tests.helpers import run_entry_point
+from tests.helpers import run_entry_point, run_script
 
 pytestmark = pytest.mark.slow
-
-
-def run_script(script: str, *overrides: str) -> subprocess.CompletedProcess:
-    result = run_entry_point(script, *overrides)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
 
 
 CLASSES = ["circle", "star"]

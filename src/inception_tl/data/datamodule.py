@@ -132,7 +132,7 @@ class ImageDataModule(L.LightningDataModule):
         self._threads: ThreadPoolExecutor | None = None
 
     def prepare_data(self) -> None:
-        if self.source is not None:  # labels from a CSV: nothing to fetch
+        if self.source is not None:  # data=csv: nothing to fetch
             self.source.prepare(self.root)
 
     def listing(self) -> tuple[Listing, str]:
@@ -196,14 +196,24 @@ class ImageDataModule(L.LightningDataModule):
 
     def dataset(self, split: str) -> SplitImages | FeatureSplit:
         """The split as the loader serves it: training images with their warps (unless augmentation is off),
-        the others with their evaluation crop boxes, or the split's cached features while they are in use."""
-        labels = [label for _, label in self.samples[split]]
+        the others with their evaluation crop boxes, or the split's cached features while they are in use.
+        Multi-label: each label is the image's multi-hot row (a 0/1 per class)."""
+        labels = [self.target(label) for _, label in self.samples[split]]
         if split in self._features:
             return FeatureSplit(self._features[split], labels)
         assert self._store is not None
         positions = [self._positions[path] for path, _ in self.samples[split]]
         augment = self.augment if split == "train" and self.augment.enabled else None
         return SplitImages(self._store, positions, labels, self.image_size, resize_size(self.preprocessing), augment)
+
+    def target(self, label: int | tuple[int, ...]) -> int | list[int]:
+        """What the loader batches for a label: the class index, or (multi-label) the multi-hot row."""
+        if not isinstance(label, tuple):
+            return label
+        row = [0] * len(self.class_names)
+        for index in label:
+            row[index] = 1
+        return row
 
     @property
     def uses_threads(self) -> bool:

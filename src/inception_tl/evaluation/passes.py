@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import lightning as L
+import numpy as np
 
 from inception_tl.data import ImageDataModule
 from inception_tl.evaluation.calibration import fit_temperature
 from inception_tl.evaluation.predictions import Predictions
+from inception_tl.evaluation.thresholds import DEFAULT, choose_thresholds
 from inception_tl.evaluation.writer import confusion_counts
 from inception_tl.models import ImageClassifier
 from inception_tl.training.callbacks.predictions import PredictionCollector
@@ -33,7 +35,8 @@ def evaluate_split(
         metrics.update({key: float(value) for key, value in result.items()})
     paths = [path for path, _ in datamodule.samples[split]]
     probabilities, labels = collector.collected(split, len(paths))
-    predictions = Predictions(probabilities, labels, paths, model.class_names)
+    thresholds = np.asarray(model.thresholds or [DEFAULT] * len(model.class_names)) if model.multi_label else None
+    predictions = Predictions(probabilities, labels, paths, model.class_names, thresholds)
     metrics[f"{split}/confusion_matrix"] = confusion_counts(predictions).tolist()
     return metrics, predictions
 
@@ -48,7 +51,9 @@ def evaluate_best(
     """Validation and test metrics of the best checkpoint (the current weights if none was saved), and the
     predictions of the report's split: test, or validation when there is no test split.
 
-    With `calibrate`, a temperature is fitted on the validation pass's predictions and set on the model
+    Multi-label, each label's decision threshold is chosen on the validation pass's predictions first (see
+    evaluation/thresholds.py), and the validation pass runs again with them. Otherwise, with `calibrate`, a
+    temperature is fitted on the validation pass's predictions and set on the model
     first; the validation pass then runs again, so that every metric is the calibrated model's (what
     eval.py gives). The best weights are loaded into the model here rather than through Lightning's
     `ckpt_path`, which would also restore every callback to that epoch's state (the training history)."""
@@ -57,7 +62,10 @@ def evaluate_best(
     if best:
         model.load_state_dict(read_checkpoint(best)["state_dict"])
     metrics, predictions = evaluate_split(trainer, model, datamodule, collector, "val")
-    if calibrate:
+    if model.multi_label:  # each label's threshold from validation; the metrics then use them
+        model.set_thresholds(choose_thresholds(predictions.probabilities, predictions.labels))
+        metrics, predictions = evaluate_split(trainer, model, datamodule, collector, "val")
+    elif calibrate:
         model.set_temperature(fit_temperature(predictions.probabilities, predictions.labels))
         metrics, predictions = evaluate_split(trainer, model, datamodule, collector, "val")
     if datamodule.has_test:
@@ -65,5 +73,7 @@ def evaluate_best(
         metrics.update(test_metrics)
     metrics["class_names"] = model.class_names
     metrics["temperature"] = model.temperature
+    if model.multi_label:
+        metrics["thresholds"] = model.thresholds
     metrics["best_checkpoint"] = best or None
     return metrics, predictions

@@ -3,6 +3,8 @@
 Files: `per_class.csv` / `per_class.json` (precision, recall, F1, support; macro and weighted
 averages; accuracy; ECE; binary AUROC), `predictions.csv`, and the PNGs `confusion_matrix`,
 `curves` (when there is a training history), `roc` (two classes), `reliability` and `mistakes`.
+Multi-label: `per_label.csv` / `per_label.json`, `most_wrong.csv`, `predictions.csv`, and `pr_curves` and
+`curves` (evaluation/multilabel_report.py).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from rich.table import Table
 
 from inception_tl.evaluation import plots
 from inception_tl.evaluation.calibration import negative_log_likelihood, rescaled
+from inception_tl.evaluation.multilabel_report import write_multilabel_files
 from inception_tl.evaluation.predictions import Predictions
 from inception_tl.evaluation.report import (
     Reliability,
@@ -40,7 +43,10 @@ MAX_TABLE_IMAGES = 1000
 
 
 def confusion_counts(predictions: Predictions) -> np.ndarray:
-    """counts[true, predicted]."""
+    """counts[true, predicted]; multi-label, per label: counts[label, true (0/1), predicted (0/1)]."""
+    if predictions.multi_label:
+        flat = predictions.labels * 2 + predictions.predicted  # (N, labels): 0 tn, 1 fp, 2 fn, 3 tp
+        return np.stack([np.bincount(column, minlength=4).reshape(2, 2) for column in flat.T])
     size = len(predictions.class_names)
     flat = predictions.labels * size + predictions.predicted
     return np.bincount(flat, minlength=size * size).reshape(size, size)
@@ -75,8 +81,11 @@ def log_report(loggers: Sequence[Logger], figures: Mapping[str, Path], predictio
                 [
                     wandb.Image(predictions.paths[i]),
                     predictions.paths[i],
-                    names[predictions.labels[i]],
-                    names[predictions.predicted[i]],
+                    *(
+                        (predictions.label_set(predictions.labels[i]), predictions.label_set(predictions.predicted[i]))
+                        if predictions.multi_label
+                        else (names[predictions.labels[i]], names[predictions.predicted[i]])
+                    ),
                     float(predictions.confidence[i]),
                 ]
                 for i in shown
@@ -104,6 +113,8 @@ def write_report(
     as `per_class.json`. With a calibration `temperature` (the predictions are calibrated), the summary and the
     reliability diagram also give the uncalibrated model's ECE and negative log-likelihood."""
     directory.mkdir(parents=True, exist_ok=True)
+    if predictions.multi_label:
+        return write_multilabel_report(directory, predictions, split, history, loggers, figures)
     rows = per_class_rows(predictions)
     bins = reliability(predictions)
     roc = binary_roc(predictions)
@@ -131,6 +142,22 @@ def write_report(
     if uncalibrated is not None:
         title += f" ({uncalibrated.ece:.4f} before temperature scaling, T = {temperature:.3g})"
     print_per_class(rows, title)
+    log_report(loggers, drawn, predictions, prefix=split)
+    return summary
+
+
+def write_multilabel_report(
+    directory: Path,
+    predictions: Predictions,
+    split: str,
+    history: Sequence[Mapping[str, Any]],
+    loggers: Sequence[Logger],
+    figures: bool,
+) -> dict[str, Any]:
+    """The multi-label report (evaluation/multilabel_report.py), with the training curves."""
+    summary, drawn = write_multilabel_files(directory, predictions, split, figures)
+    if figures and history:
+        drawn["curves"] = plots.training_curves(history, directory / "curves.png")
     log_report(loggers, drawn, predictions, prefix=split)
     return summary
 

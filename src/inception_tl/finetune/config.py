@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,14 +19,15 @@ from inception_tl.finetune.stages import Stage, backbone_stages
 
 
 @functools.cache
-def skeleton_stages(backbone: str, model_kwargs: tuple[tuple[str, Any], ...] = ()) -> tuple[Stage, ...]:
+def skeleton_stages(backbone: str, model_kwargs: str = "{}") -> tuple[Stage, ...]:
     """The stages of a weightless `backbone` (the meta device allocates nothing), built once per process: on
     the meta device timm's weight initialisation runs through torch's reference ops (half a second to a
     second on a CPU core), and the jobs of a multirun or a search each check their schedule. Empty when the model
-    cannot run on the meta device: the real model's construction checks the schedule then."""
+    cannot run on the meta device: the real model's construction checks the schedule then. `model_kwargs`: as
+    JSON, the cache's hashable key (the values may be lists: `layers=[1,1,1,1]`)."""
     check_backbone_name(backbone)
     with torch.device("meta"):
-        skeleton = timm.create_model(backbone, pretrained=False, num_classes=0, **dict(model_kwargs))
+        skeleton = timm.create_model(backbone, pretrained=False, num_classes=0, **json.loads(model_kwargs))
         try:
             return tuple(backbone_stages(skeleton))
         except Exception:  # an operation without a meta implementation, in any layer of any model
@@ -101,7 +103,7 @@ class FinetuneConfig:
     def check_for_backbone(self, backbone: str, model_kwargs: Mapping[str, Any] | None = None) -> None:
         """Raise ConfigError now if the schedule names no block of `backbone`: checked on a weightless copy,
         so a typo stops the run before any data is read or weights are fetched."""
-        stages = skeleton_stages(backbone, tuple(sorted(dict(model_kwargs or {}).items())))
+        stages = skeleton_stages(backbone, json.dumps(dict(model_kwargs or {}), sort_keys=True))
         if stages:
             self.schedule(stages)
 

@@ -1,4 +1,5 @@
-"""The LightningModule: backbone + head, cross-entropy, torchmetrics validation and test."""
+"""The LightningModule: backbone + head, cross-entropy (or, multi-label, a sigmoid per label), torchmetrics
+validation and test."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from lightning.pytorch.strategies import DDPStrategy
 from omegaconf import OmegaConf
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
-from torchmetrics.classification import MulticlassAccuracy
+from torchmetrics.classification import MulticlassAccuracy, MultilabelExactMatch
 
 from inception_tl.config.schema import BackboneSchema
 from inception_tl.data.device.mix import MixOptions, draw_mix, mix_batch
@@ -23,7 +24,7 @@ from inception_tl.finetune.param_groups import discriminative_param_groups
 from inception_tl.finetune.stages import backbone_stages, require_stage_walk, run_stages
 from inception_tl.models.backbone import create_backbone, is_convolutional
 from inception_tl.models.head import build_head
-from inception_tl.models.metrics import classification_metrics
+from inception_tl.models.metrics import classification_metrics, multilabel_metrics
 from inception_tl.training.callbacks.freeze_schedule import FreezeScheduleCallback
 from inception_tl.training.finite_loss import FiniteLossGuard
 from inception_tl.training.intervals import at_logging_interval
@@ -47,6 +48,10 @@ class ImageClassifier(L.LightningModule):
     learning rate of each stage group; `FreezeScheduleCallback` moves the model through it. The
     first `frozen_stages` stages run without autograd and keep BatchNorm in inference mode.
 
+    `multi_label`: a sigmoid per class with binary cross-entropy (`class_weights` are then each label's
+    `pos_weight`), and a decision threshold per label (`thresholds`, chosen on the validation split after
+    training and kept in the checkpoint; 0.5 until then).
+
     Example::
 
         model = ImageClassifier(backbone={"name": "inception_v3", "pretrained": False},
@@ -66,6 +71,8 @@ class ImageClassifier(L.LightningModule):
         mixup: Mapping[str, Any] | None = None,
         finetune: Mapping[str, Any] | None = None,
         trained_on: Mapping[str, Any] | None = None,
+        multi_label: bool = False,
+        thresholds: Sequence[float] | None = None,
         load_weights: bool = True,
     ) -> None:
         """`load_weights=False` skips the hub or file weights: a checkpoint will overwrite them anyway."""
@@ -97,10 +104,19 @@ class ImageClassifier(L.LightningModule):
         self.frozen_stages = self.freeze_schedule.frozen_stages(0)
         self.train()  # Lightning trains in the modes it finds: put frozen BatchNorm in inference mode now
         # Labels come from the project's own data path: torchmetrics' argument checks would sync every step.
-        self.train_acc = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
+        self.multi_label = multi_label
+        if multi_label:
+            self.train_acc = MultilabelExactMatch(num_classes, validate_args=False)
+        else:
+            self.train_acc = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
         self.loss_guard = FiniteLossGuard()
-        self.val_metrics = classification_metrics(num_classes, prefix="val/")
-        self.test_metrics = classification_metrics(num_classes, prefix="test/")
+        metrics = multilabel_metrics if multi_label else classification_metrics
+        self.val_metrics = metrics(num_classes, prefix="val/")
+        self.test_metrics = metrics(num_classes, prefix="test/")
+        # Each label's decision threshold, as the logit it stands for: a buffer, so it follows the model's device.
+        self.register_buffer("threshold_logits", torch.zeros(num_classes), persistent=False)
+        if thresholds is not None:
+            self.set_thresholds(thresholds)
         self.channels_last = False  # how this machine runs the model, not what it is: see set_channels_last
         self.temperature = float(temperature)  # divides the logits outside training (evaluation/calibration.py)
         self.mix = MixOptions(**dict(mixup or {}))  # Mixup / CutMix of each training batch (data/device/mix.py)
@@ -118,6 +134,23 @@ class ImageClassifier(L.LightningModule):
         """Calibrate: every prediction from now on (evaluation, eval.py, predict.py, export) is softmax(z / T);
         kept in the hyperparameters, so the checkpoint carries it."""
         self.temperature = self.hparams.temperature = float(temperature)
+
+    def set_thresholds(self, thresholds: Sequence[float]) -> None:
+        """Multi-label: label k is predicted when its probability is at least `thresholds[k]`; kept in the
+        hyperparameters, so the checkpoint carries them."""
+        values = [float(value) for value in thresholds]
+        if len(values) != len(self.class_names) or not all(0.0 < value < 1.0 for value in values):
+            raise ConfigError(f"thresholds={values}: give one per label, each between 0 and 1.")
+        self.hparams.thresholds = values
+        self.threshold_logits.copy_(torch.logit(torch.tensor(values, dtype=torch.float64)).float())
+
+    @property
+    def thresholds(self) -> list[float] | None:
+        return list(self.hparams.thresholds) if self.hparams.get("thresholds") is not None else None
+
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """Class probabilities (softmax), or per-label probabilities (sigmoid) for multi-label."""
+        return logits.float().sigmoid() if self.multi_label else logits.float().softmax(dim=1)
 
     @property
     def class_names(self) -> list[str]:
@@ -171,10 +204,14 @@ class ImageClassifier(L.LightningModule):
         return sum(p.numel() for p in [*released, *self.head.parameters()])
 
     def _loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy with the run's label smoothing, and its class weights in training only: validation and
-        test losses stay comparable between runs."""
+        """Cross-entropy (multi-label: binary cross-entropy per label) with the run's label smoothing, and its
+        class weights in training only: validation and test losses stay comparable between runs."""
         weight = self.class_weight if self.training else None
-        return F.cross_entropy(logits, labels, weight=weight, label_smoothing=self.hparams.label_smoothing)
+        smoothing = self.hparams.label_smoothing
+        if self.multi_label:  # multi-hot rows, or Mixup's soft ones; smoothed towards 1/2
+            targets = labels.to(logits.dtype) * (1 - smoothing) + smoothing / 2
+            return F.binary_cross_entropy_with_logits(logits, targets, pos_weight=weight)
+        return F.cross_entropy(logits, labels, weight=weight, label_smoothing=smoothing)
 
     @property
     def mixes_inputs(self) -> bool:
@@ -191,7 +228,8 @@ class ImageClassifier(L.LightningModule):
         logits = self(inputs)
         loss = self._loss(logits, targets)
         self.loss_guard.record(loss, self.current_epoch, batch_idx, self.global_step)
-        self.train_acc.update(logits.detach(), counted)
+        scores = (logits.detach() - self.threshold_logits).sigmoid() if self.multi_label else logits.detach()
+        self.train_acc.update(scores, counted)
         # Not on the progress bar: Lightning would turn it into a number after every step (a host sync on a
         # GPU); `IntervalProgressBar` shows the loss at the logging interval instead.
         self.log("train/loss", loss, on_step=True, on_epoch=True, batch_size=len(labels))
@@ -224,8 +262,11 @@ class ImageClassifier(L.LightningModule):
         inputs, labels, _ = batch
         logits = self(inputs)
         loss = self._loss(logits, labels)
-        probabilities = logits.float().softmax(dim=1)
-        metrics.update(probabilities, labels)
+        probabilities = self.probabilities(logits)
+        # Multi-label: each label's threshold shifted to 0.5, where the metrics decide; a monotone change of each
+        # label's scores, so its average precision and AUROC stay those of the probabilities.
+        scores = (logits.float() - self.threshold_logits).sigmoid() if self.multi_label else probabilities
+        metrics.update(scores, labels)
         self.log(f"{split}/loss", loss, on_epoch=True, prog_bar=True, sync_dist=True, batch_size=len(labels))
         return probabilities
 

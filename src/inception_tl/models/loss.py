@@ -1,4 +1,5 @@
-"""The training loss's class weights: none, scikit-learn's `balanced`, or the user's list."""
+"""The training loss's class weights: none, scikit-learn's `balanced`, or the user's list; multi-label, each
+label's `pos_weight` for binary cross-entropy."""
 
 from __future__ import annotations
 
@@ -32,6 +33,22 @@ def class_weights(setting: Any, counts: Mapping[str, int], class_names: Sequence
             f"loss.class_weights={weights}: give one positive weight per class, in the order {list(class_names)}."
         )
     return weights
+
+
+def positive_weights(
+    setting: Any, counts: Mapping[str, int], images: int, class_names: Sequence[str]
+) -> list[float] | None:
+    """Multi-label `loss.class_weights`: each label's positive examples weighted in its binary cross-entropy
+    (`pos_weight`): None, "balanced" (negatives / positives in the training split, as torch's documentation of
+    BCEWithLogitsLoss suggests: each label's positives then weigh as much as its negatives), or a list."""
+    if setting != BALANCED:
+        return class_weights(setting, counts, class_names)
+    empty = [name for name in class_names if counts[name] in (0, images)]
+    if empty:
+        raise ConfigError(
+            f"loss.class_weights=balanced: in the training split, {empty} are on no image or on every image."
+        )
+    return [(images - counts[name]) / counts[name] for name in class_names]
 
 
 def describe_weights(setting: Any, weights: Sequence[float], class_names: Sequence[str]) -> str:

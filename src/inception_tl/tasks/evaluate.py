@@ -56,6 +56,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         metrics, predictions = evaluate_split(trainer, model, datamodule, collector, cfg.split)
         metrics["class_names"] = model.class_names
         metrics["temperature"] = model.temperature
+        if model.multi_label:
+            metrics["thresholds"] = model.thresholds
         metrics["checkpoint"] = str(Path(cfg.ckpt_path).resolve())
         if trainer.is_global_zero:
             output_dir.mkdir(parents=True, exist_ok=True)

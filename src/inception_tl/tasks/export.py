@@ -21,6 +21,7 @@ from rich.console import Console
 from torch import nn
 
 from inception_tl.errors import ConfigError
+from inception_tl.evaluation.thresholds import DEFAULT
 from inception_tl.models import ImageClassifier
 from inception_tl.models.batchnorm_folding import fold_batchnorm
 from inception_tl.models.loading import load_classifier
@@ -30,7 +31,8 @@ console = Console(soft_wrap=True)  # long paths stay on one line, greppable in l
 
 
 class ExportableClassifier(nn.Module):
-    """Backbone and head of an `ImageClassifier` as a plain module: [0, 1] images in, probabilities out.
+    """Backbone and head of an `ImageClassifier` as a plain module: [0, 1] images in, probabilities out (class
+    probabilities, or a sigmoid per label for a multi-label model: its thresholds are in `model.json`).
 
     The LightningModule itself cannot be traced (its properties need a Trainer); in eval mode its
     forward is exactly `forward_features`, the pooled features and the head, as here.
@@ -40,6 +42,7 @@ class ExportableClassifier(nn.Module):
         super().__init__()
         self.backbone, self.head = classifier.backbone, classifier.head
         self.temperature = classifier.temperature  # the calibration's, as the classifier applies it
+        self.multi_label = classifier.multi_label
         preprocessing = classifier.hparams.preprocessing
         self.register_buffer("mean", torch.tensor(preprocessing["mean"]).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(preprocessing["std"]).view(1, 3, 1, 1))
@@ -48,12 +51,14 @@ class ExportableClassifier(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         features = self.backbone.forward_features((images - self.mean) / self.std)
         logits = self.head(self.backbone.forward_head(features, pre_logits=True))
+        if self.multi_label:
+            return logits.sigmoid()
         return (logits / self.temperature).softmax(dim=1)
 
 
 def model_card(classifier: ImageClassifier, format_: str) -> dict[str, Any]:
     preprocessing = dict(classifier.hparams.preprocessing)
-    return {
+    card = {
         "format": format_,
         "backbone": classifier.hparams.backbone["name"],
         "class_names": classifier.class_names,
@@ -66,6 +71,15 @@ def model_card(classifier: ImageClassifier, format_: str) -> dict[str, Any]:
             key: list(value) if isinstance(value, tuple) else value for key, value in preprocessing.items()
         },
     }
+    if classifier.multi_label:
+        thresholds = classifier.thresholds or [DEFAULT] * len(classifier.class_names)
+        card |= {
+            "multi_label": True,
+            "output": "per-label probabilities (a sigmoid each), shape (N, labels), in the order of class_names; "
+            "label k is predicted where its probability is at least thresholds[k]",
+            "thresholds": thresholds,
+        }
+    return card
 
 
 def export_classifier(classifier: ImageClassifier, format_: str, directory: Path) -> Path:

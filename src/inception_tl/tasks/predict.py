@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,11 +46,28 @@ class FilePredictions:
     class_names: list[str]
     probabilities: dict[int, np.ndarray]  # file index -> class probabilities, readable files only
     failures: dict[int, str]  # file index -> why it could not be read
+    thresholds: list[float] | None = None  # multi-label: each label's, from the checkpoint
+
+    def label_set(self, index: int) -> list[str]:
+        """Multi-label: the labels of file `index` whose probability reaches their threshold."""
+        assert self.thresholds is not None
+        chosen = self.probabilities[index] >= np.asarray(self.thresholds)
+        return [name for name, on in zip(self.class_names, chosen, strict=True) if on]
 
     def to_csv(self, path: Path) -> None:
-        """One row per file, in input order; an unreadable file has its error and no prediction."""
+        """One row per file, in input order; an unreadable file has its error and no prediction. Multi-label:
+        the predicted label set (separated by ";") and every label's probability."""
         with open(path, "w", newline="") as handle:
             writer = csv.writer(handle)
+            if self.thresholds is not None:
+                writer.writerow(["path", "predicted", *(f"p_{n}" for n in self.class_names), "error"])
+                for index, file in enumerate(self.paths):
+                    if index in self.failures:
+                        writer.writerow([file, "", *([""] * len(self.class_names)), self.failures[index]])
+                        continue
+                    cells = [f"{p:.6f}" for p in self.probabilities[index]]
+                    writer.writerow([file, ";".join(self.label_set(index)), *cells, ""])
+                return
             writer.writerow(["path", "predicted", "probability", *(f"p_{n}" for n in self.class_names), "error"])
             for index, file in enumerate(self.paths):
                 if index in self.failures:
@@ -72,8 +90,10 @@ def predict_files(
     num_workers: int,
     tta: bool,
     precision: str,
+    thresholds: Sequence[float] | None = None,
 ) -> FilePredictions:
-    """Softmax probabilities per file; with `tta`, the mean over the image and its horizontal mirror.
+    """Softmax probabilities per file (multi-label, `thresholds` given: a sigmoid per label); with `tta`, the
+    mean over the image and its horizontal mirror.
 
     The files take the training run's data path: decoded at the storage size in the loader workers, moved as
     uint8, cut to timm's evaluation crop and normalised on the model's device (`data.device`), so a file gets
@@ -91,6 +111,7 @@ def predict_files(
         pin_memory=device.type == "cuda",
     )
     indices, scores, failures = [], [], {}
+    normalise = torch.sigmoid if thresholds is not None else functools.partial(torch.softmax, dim=1)
     for batch in loader:
         failures.update(batch.pop("failures"))
         if not batch:  # every file of this batch was unreadable
@@ -98,13 +119,14 @@ def predict_files(
         indices.append(batch["indices"])
         images = transform(move_data_to_device(batch, device))
         with autocast(precision, device):
-            probabilities = model(images).float().softmax(dim=1)
+            probabilities = normalise(model(images).float())
             if tta:
-                probabilities = (probabilities + model(images.flip(-1)).float().softmax(dim=1)) / 2
+                probabilities = (probabilities + normalise(model(images.flip(-1)).float())) / 2
         scores.append(probabilities)  # stays on the device: read back once, at the end
     found = torch.cat(scores).cpu().numpy() if scores else np.empty((0, len(class_names)))
     order = torch.cat(indices).tolist() if indices else []
-    return FilePredictions(list(paths), list(class_names), dict(zip(order, found, strict=True)), failures)
+    found_by_file = dict(zip(order, found, strict=True))
+    return FilePredictions(list(paths), list(class_names), found_by_file, failures, list(thresholds or []) or None)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -127,6 +149,7 @@ def predict(cfg: DictConfig) -> FilePredictions:
         num_workers=cfg.num_workers,
         tta=cfg.tta,
         precision=resolve_precision(cfg.precision),
+        thresholds=model.thresholds if model.multi_label else None,
     )
     output.parent.mkdir(parents=True, exist_ok=True)
     result.to_csv(output)

@@ -19,7 +19,7 @@ from inception_tl.evaluation.passes import evaluate_best
 from inception_tl.evaluation.writer import console, write_outputs
 from inception_tl.finetune import FinetuneConfig
 from inception_tl.models import ImageClassifier
-from inception_tl.models.loss import class_weights, describe_weights
+from inception_tl.models.loss import class_weights, describe_weights, positive_weights
 from inception_tl.tasks.run_identity import wandb_run_identity
 from inception_tl.training.callbacks.compile_time import CompileTimeReport
 from inception_tl.training.callbacks.history import EpochHistory
@@ -40,7 +40,12 @@ CALIBRATIONS = ("temperature", "none")
 
 def build_model(cfg: DictConfig, datamodule: ImageDataModule) -> ImageClassifier:
     setting = cfg.get("loss", {}).get("class_weights")
-    weights = class_weights(setting, datamodule.setup_data().counts["train"], datamodule.class_names)
+    report = datamodule.setup_data()
+    if datamodule.multi_label:
+        images = len(report.samples["train"])
+        weights = positive_weights(setting, report.counts["train"], images, datamodule.class_names)
+    else:
+        weights = class_weights(setting, report.counts["train"], datamodule.class_names)
     return ImageClassifier(
         backbone=config_values(cfg.backbone),
         class_names=datamodule.class_names,
@@ -52,6 +57,7 @@ def build_model(cfg: DictConfig, datamodule: ImageDataModule) -> ImageClassifier
         mixup=config_values(cfg.get("mixup")),
         finetune=config_values(cfg.get("finetune")),
         trained_on=config_values(cfg.data),
+        multi_label=datamodule.multi_label,
         # Resuming restores every weight from the checkpoint: no need to fetch pretrained ones.
         load_weights=cfg.ckpt_path is None,
     ).set_channels_last(cfg.channels_last)
@@ -147,8 +153,11 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         history = next((list(cb.rows) for cb in trainer.callbacks if isinstance(cb, EpochHistory)), [])
 
         if trainer.is_global_zero:
-            if calibrate and metrics["best_checkpoint"]:  # eval.py, predict.py and export take it from there
-                update_hyperparameters(metrics["best_checkpoint"], temperature=model.temperature)
+            if metrics["best_checkpoint"]:  # eval.py, predict.py and export take them from there
+                if model.multi_label:
+                    update_hyperparameters(metrics["best_checkpoint"], thresholds=model.thresholds)
+                elif calibrate:
+                    update_hyperparameters(metrics["best_checkpoint"], temperature=model.temperature)
             split = "test" if datamodule.has_test else "val"
             write_outputs(output_dir, metrics, predictions, split, history, trainer.loggers, cfg.figures)
     finally:

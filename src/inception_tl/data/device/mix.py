@@ -64,11 +64,15 @@ def draw_mix(rng: np.random.Generator, options: MixOptions, height: int, width: 
 def mix_batch(
     images: torch.Tensor, labels: torch.Tensor, draw: MixDraw, num_classes: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The mixed batch and its soft targets (lam of each image's own label, 1 - lam of its partner's)."""
-    # Not F.one_hot: it checks the labels' range on the host, two reads back from the GPU at every step; these
-    # labels come from the project's own data path.
-    targets = torch.zeros(len(labels), num_classes, dtype=images.dtype, device=labels.device)
-    targets.scatter_(1, labels[:, None], 1.0)
+    """The mixed batch and its soft targets (lam of each image's own label, 1 - lam of its partner's); `labels`
+    are class indices (N), or multi-hot rows (N, classes) for multi-label."""
+    if labels.ndim == 2:
+        targets = labels.to(images.dtype)
+    else:
+        # Not F.one_hot: it checks the labels' range on the host, two reads back from the GPU at every step; these
+        # labels come from the project's own data path.
+        targets = torch.zeros(len(labels), num_classes, dtype=images.dtype, device=labels.device)
+        targets.scatter_(1, labels[:, None], 1.0)
     if draw.lam == 1.0:
         return images, targets
     partners = images.flip(0)

@@ -29,17 +29,23 @@ def _polygon(shape: str, cx: float, cy: float, radius: float, angle: float) -> l
     return points
 
 
-def draw_shape(shape: str, size: int, rng: np.random.Generator) -> Image.Image:
-    """One `size` x `size` image of `shape` in a random colour, size, position and rotation."""
+def noisy_background(size: int, rng: np.random.Generator) -> tuple[Image.Image, np.ndarray]:
+    """A `size` x `size` image of one random colour plus noise, and that colour."""
     background = rng.integers(0, 256, 3)
     noise = rng.normal(0.0, 12.0, (size, size, 3))
-    pixels = np.clip(background + noise, 0, 255).astype(np.uint8)
-    image = Image.fromarray(pixels, "RGB")
+    return Image.fromarray(np.clip(background + noise, 0, 255).astype(np.uint8), "RGB"), background
+
+
+def paint_shape(
+    image: Image.Image, shape: str, box: tuple[float, float, float], background: np.ndarray, rng: np.random.Generator
+) -> None:
+    """Paint `shape` in a random colour, size, position and rotation inside `box` = (left, top, side)."""
+    left, top, side = box
     colour = rng.integers(0, 256, 3)
     while np.abs(colour - background).sum() < 200:  # keep the shape visible against its background
         colour = rng.integers(0, 256, 3)
-    radius = rng.uniform(0.25, 0.42) * size
-    cx, cy = rng.uniform(radius, size - radius, 2)
+    radius = rng.uniform(0.25, 0.42) * side
+    cx, cy = left + rng.uniform(radius, side - radius), top + rng.uniform(radius, side - radius)
     angle = rng.uniform(0, 2 * math.pi)
     draw = ImageDraw.Draw(image)
     fill = tuple(int(c) for c in colour)
@@ -47,6 +53,23 @@ def draw_shape(shape: str, size: int, rng: np.random.Generator) -> Image.Image:
         draw.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), fill=fill)
     else:
         draw.polygon(_polygon(shape, cx, cy, radius, angle), fill=fill)
+
+
+def draw_shape(shape: str, size: int, rng: np.random.Generator) -> Image.Image:
+    """One `size` x `size` image of `shape` in a random colour, size, position and rotation."""
+    image, background = noisy_background(size, rng)
+    paint_shape(image, shape, (0.0, 0.0, float(size)), background, rng)
+    return image
+
+
+def draw_shapes(shapes: Sequence[str], size: int, rng: np.random.Generator, fixed_quarters: bool) -> Image.Image:
+    """One image with each of `shapes` (at most 4) in its own quarter: a random one, or with `fixed_quarters`
+    each shape's own (circle top left, square top right, triangle bottom left, star bottom right)."""
+    image, background = noisy_background(size, rng)
+    half = size / 2
+    quarters = [SHAPES.index(shape) for shape in shapes] if fixed_quarters else rng.permutation(4)
+    for shape, quarter in zip(shapes, quarters, strict=False):
+        paint_shape(image, shape, (half * (quarter % 2), half * (quarter // 2), half), background, rng)
     return image
 
 
@@ -104,3 +127,55 @@ class Shapes:
         finally:
             if staging.exists():
                 shutil.rmtree(staging)
+
+
+class ShapeTags:
+    """A generated multi-label set (data=shape_tags): each image holds 1 to 3 of the four shapes, each in its own
+    quarter, listed in `labels.csv` (path, label: the shapes separated by ";", split: train or test); the same
+    seed gives the same files. Read back like any user's CSV. `fixed_quarters`: each shape always in its own
+    quarter, an easier task (where, rather than what) that a short run from scratch learns."""
+
+    def __init__(
+        self,
+        train_images: int = 600,
+        test_images: int = 120,
+        image_size: int = 96,
+        seed: int = 0,
+        fixed_quarters: bool = False,
+    ) -> None:
+        self.params = {"train_images": int(train_images), "test_images": int(test_images)}
+        self.params |= {"image_size": int(image_size), "seed": int(seed), "fixed_quarters": bool(fixed_quarters)}
+
+    def prepare(self, root: Path) -> None:
+        root.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(root.parent / f".{root.name}.lock")):
+            marker = root / MARKER
+            if marker.is_file() and json.loads(marker.read_text()) == self.params:
+                return
+            if root.exists() and not marker.is_file() and any(root.iterdir()):
+                raise DataError(
+                    f"{root} exists and was not written by the shape-tags generator; refusing to overwrite it. "
+                    "Choose another data.root."
+                )
+            staging = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}.partial-"))
+            try:
+                self._generate(staging)
+                if root.exists():  # an older generation with other parameters: ours to replace
+                    shutil.rmtree(root)
+                staging.rename(root)
+            finally:
+                if staging.exists():
+                    shutil.rmtree(staging)
+
+    def _generate(self, folder: Path) -> None:
+        rows = []
+        for split_index, split in enumerate(("train", "test")):
+            rng = np.random.default_rng([self.params["seed"], split_index])
+            (folder / split).mkdir()
+            for index in range(self.params[f"{split}_images"]):
+                chosen = [SHAPES[k] for k in sorted(rng.choice(4, size=rng.integers(1, 4), replace=False))]
+                name = f"{split}/{index:04d}.png"
+                draw_shapes(chosen, self.params["image_size"], rng, self.params["fixed_quarters"]).save(folder / name)
+                rows.append(f"{name},{';'.join(chosen)},{split}\n")
+        (folder / "labels.csv").write_text("path,label,split\n" + "".join(rows))
+        (folder / MARKER).write_text(json.dumps(self.params))

@@ -97,15 +97,15 @@ class ImageFiles(Dataset):
 class FeatureSplit(Dataset):
     """A split's pooled backbone features (computed once, see `training.callbacks.feature_cache`)."""
 
-    def __init__(self, features: torch.Tensor, labels: Sequence[int]) -> None:
-        self.features, self.labels = features, torch.as_tensor(list(labels), dtype=torch.long)
+    def __init__(self, features: torch.Tensor, labels: Sequence[int | Sequence[int]]) -> None:
+        self.features, self.labels = features, torch.as_tensor(list(labels), dtype=torch.long)  # (N) or (N, C)
 
     def __len__(self) -> int:
         return len(self.features)
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
         index, _ = index_and_seed(key)
-        return {"features": self.features[index], "label": int(self.labels[index]), "index": index}
+        return {"features": self.features[index], "label": self.labels[index].tolist(), "index": index}
 
     def __getitems__(self, keys: Sequence[int | tuple[int, int]]) -> dict[str, torch.Tensor]:
         # The DataLoader fetches a whole batch in one call: one indexing op, no per-item Python.

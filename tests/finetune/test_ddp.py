@@ -1,7 +1,9 @@
 """DDP on 2 CPU processes (gloo), launched as a cluster launches it: two torchrun "nodes" of one process each.
-One run, with every lever for small datasets on, shows that the ranks hold identical weights through the warm-up
-and the unfreeze step, that every test image is scored once, and that the outputs are written once, into one run
-folder both nodes name alike."""
+One run, with every lever for small datasets on, a backbone beyond Inception (a ResNet-50 with a block per
+stage) and multi-label data, shows that the ranks hold identical weights through the warm-up and the unfreeze
+step, that every test image is scored once, and that the outputs are written once, into one run folder both
+nodes name alike. (The Inception backbones' own DDP behaviour is the same code: their stages, frozen
+BatchNorm and unfreezing are checked in test_freezing.py.)"""
 
 import csv
 import json
@@ -20,12 +22,17 @@ from tests.helpers import ALL_LEVERS, REPO, classifier
 SMALL_RUN = [
     "experiment=quickstart",
     "trainer.accelerator=cpu",
-    "data.source.classes=[circle,square,star]",
-    "data.source.train_per_class=12",
-    "data.source.test_per_class=3",
+    "backbone=resnet50",
+    "+backbone.model_kwargs.layers=[1,1,1,1]",
+    "data=shape_tags",
+    "data.source.train_images=36",
+    "data.source.test_images=9",
+    "data.source.image_size=64",
+    "data.image_size=64",
     "data.batch_size=4",
     "data.num_workers=0",
 ]
+LABELS = 4  # circle, square, star, triangle
 
 
 def free_port() -> int:
@@ -37,7 +44,7 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def two_node_run(tmp_path_factory):
     """Two torchrun launchers on this machine as two nodes. No hydra.run.dir is given, so each node names the
-    run folder itself, from the job's rendezvous id. One epoch of warm-up, then Mixed_7a and up released."""
+    run folder itself, from the job's rendezvous id. One epoch of warm-up, then layer4 and up released."""
     tmp_path = tmp_path_factory.mktemp("ddp")
     weights = tmp_path / "weights"
     rendezvous = ["--nnodes=2", "--nproc_per_node=1", "--rdzv_backend=c10d"]
@@ -46,7 +53,7 @@ def two_node_run(tmp_path_factory):
     overrides += ["trainer.num_nodes=2", "trainer.max_epochs=2", "callbacks.progress_bar=null", "figures=false"]
     overrides += ["callbacks.last_checkpoint=null"]  # best.ckpt alone: rank 0 writes it, the other waits
     overrides += ALL_LEVERS
-    overrides += ["finetune=warmup", "finetune.warmup_epochs=1", "finetune.unfreeze_from=Mixed_7a"]
+    overrides += ["finetune=warmup", "finetune.warmup_epochs=1", "finetune.unfreeze_from=layer4"]
     overrides += ["+callbacks.rank_weights._target_=tests.helpers.SaveRankWeights"]
     overrides += [f"+callbacks.rank_weights.directory={weights}"]
     command = [sys.executable, "-m", "torch.distributed.run", *rendezvous, str(REPO / "train.py"), *overrides]
@@ -72,8 +79,9 @@ def test_both_nodes_write_one_set_of_outputs_into_one_run_folder(two_node_run):
     assert [path.name for path in (run_dir / "csv").iterdir()] == ["version_0"]  # one logger run
     metrics = json.loads((run_dir / "metrics.json").read_text())
     # 9 test images over 2 processes: each is scored exactly once, none repeated to even the shares, and the
-    # report (from the same pass, gathered from both processes) lists each once.
-    assert sum(map(sum, metrics["test/confusion_matrix"])) == 9
+    # report (from the same pass, gathered from both processes) lists each once. Multi-label: a 2 x 2 per label.
+    assert [sum(map(sum, label)) for label in metrics["test/confusion_matrix"]] == [9] * LABELS
+    assert len(metrics["thresholds"]) == LABELS
     with open(run_dir / "report" / "predictions.csv") as handle:
         paths = [row["path"] for row in csv.DictReader(handle)]
     assert len(paths) == len(set(paths)) == 9
@@ -95,8 +103,8 @@ def test_ranks_stay_identical_through_warmup_and_unfreezing(two_node_run):
     backbone = [name for name in initial if name.startswith("backbone.")]
     assert all(torch.equal(initial[name], warmed[name]) for name in backbone)  # warm-up: frozen under DDP too
     assert not torch.equal(initial["head.weight"], warmed["head.weight"])
-    released = [name for name in backbone if name.startswith("backbone.Mixed_7") and "running" not in name]
-    frozen = [name for name in backbone if not name.startswith("backbone.Mixed_7")]
+    released = [name for name in backbone if name.startswith("backbone.layer4") and "running" not in name]
+    frozen = [name for name in backbone if not name.startswith("backbone.layer4")]
     assert all(not torch.equal(warmed[name], unfrozen[name]) for name in released if "num_batches" not in name)
     assert all(torch.equal(warmed[name], unfrozen[name]) for name in frozen)
 
@@ -108,13 +116,13 @@ def test_the_log_shows_each_epochs_phase_trainable_parameters_and_learning_rates
         rows = list(csv.DictReader(handle))
     phases = {int(row["epoch"]): row for row in rows if row.get("finetune/phase")}
     assert [float(phases[epoch]["finetune/phase"]) for epoch in (0, 1)] == [0.0, 1.0]
-    head_parameters = 2048 * 3 + 3
+    head_parameters = 2048 * LABELS + LABELS
     assert float(phases[0]["finetune/trainable_params"]) == head_parameters
     assert float(phases[1]["finetune/trainable_params"]) > 1_000_000
     rates = [row for row in rows if row.get("lr-AdamW/head")]
     assert rates
     for row in rates:
-        assert float(row["lr-AdamW/Mixed_7a"]) == pytest.approx(0.1 * float(row["lr-AdamW/head"]))
+        assert float(row["lr-AdamW/layer4"]) == pytest.approx(0.1 * float(row["lr-AdamW/head"]))
 
 
 @pytest.mark.parametrize("strategy", ["ddp", "ddp_find_unused_parameters_true"])

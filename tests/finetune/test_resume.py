@@ -1,5 +1,6 @@
 """A run interrupted at any point and resumed from its checkpoint ends with the uninterrupted run's weights, with
-every lever for small datasets on: EMA weights, Mixup/CutMix, colour, policy and erasing, class weights."""
+every lever for small datasets on: EMA weights, Mixup/CutMix, colour, policy and erasing, class weights; for
+Inception-v3 on class folders, and for a ResNet-50 on multi-label data from a CSV."""
 
 import shutil
 from pathlib import Path
@@ -10,13 +11,18 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from inception_tl.data.options import WorkerMode
+from inception_tl.data.sources import ShapeTags
 from inception_tl.errors import ConfigError
+from inception_tl.models import ImageClassifier
 from inception_tl.training.callbacks import EMAWeights
 from inception_tl.training.callbacks.interrupt import SaveOnInterrupt
 from tests.helpers import LEVER_AUGMENT, LEVER_MIXUP, classifier, fit, make_datamodule, write_image_tree
 
 # The resumed runs have no checkpoint callbacks (see train()); Lightning warns that it cannot restore theirs.
-pytestmark = pytest.mark.filterwarnings("ignore:Be aware that when using `ckpt_path`, callbacks used to create")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Be aware that when using `ckpt_path`, callbacks used to create"),
+    pytest.mark.slow,
+]
 
 EPOCHS = 3
 # Warm-up in epoch 0, the backbone from Mixed_6e up from epoch 1; an MLP head with dropout, so the resumed
@@ -55,11 +61,15 @@ def tiny_data(tmp_path_factory):
     return make_datamodule(root, val_split=0.25, augment=LEVER_AUGMENT)
 
 
-def train(tiny_data, checkpoints: Path | None, callbacks=(), ckpt_path=None, finetune=FINETUNE):
+def inception(tiny_data, finetune):
+    return classifier(finetune, head=HEAD, scheduler=SCHEDULER, lr=3e-3, mixup=LEVER_MIXUP, class_weights=[1.0, 1.5])
+
+
+def train(tiny_data, checkpoints: Path | None, callbacks=(), ckpt_path=None, finetune=FINETUNE, build=inception):
     """`checkpoints`: where the run writes best.ckpt and last.ckpt as conf/callbacks/default.yaml has it (the
     best epoch, and last.ckpt rewritten at every epoch end); None for a resumed run, whose final weights are
-    all that is compared (its checkpoints would cost a second each)."""
-    model = classifier(finetune, head=HEAD, scheduler=SCHEDULER, lr=3e-3, mixup=LEVER_MIXUP, class_weights=[1.0, 1.5])
+    all that is compared (its checkpoints would cost a second each). `build(data, finetune)`: the model."""
+    model = build(tiny_data, finetune)
     saving = []
     if checkpoints is not None:
         saving.append(ModelCheckpoint(dirpath=checkpoints, filename="best", monitor="val/acc", mode="max"))
@@ -85,13 +95,14 @@ class CountSteps(Callback):
         self.steps += 1
 
 
-def resume(tiny_data, checkpoint: Path, run_dir: Path) -> tuple[dict, int]:
+def resume(tiny_data, checkpoint: Path, run_dir: Path, finetune=FINETUNE, build=inception) -> tuple[dict, int]:
     """A new run in its own folder, as `ckpt_path=last` starts one, from a copy of `checkpoint`: its final
     weights and how many steps it trained (a run that ignored the checkpoint would train all 9 and, seeded
     alike, end with the same weights)."""
     shutil.copy(checkpoint, run_dir / "resume-from.ckpt")
     counter = CountSteps()
-    model = train(tiny_data, None, callbacks=[counter], ckpt_path=str(run_dir / "resume-from.ckpt"))
+    resumed = str(run_dir / "resume-from.ckpt")
+    model = train(tiny_data, None, callbacks=[counter], ckpt_path=resumed, finetune=finetune, build=build)
     return model.state_dict(), counter.steps
 
 
@@ -142,3 +153,46 @@ def test_resuming_with_other_finetune_settings_is_refused(tiny_data, uninterrupt
     shutil.copy(uninterrupted[1] / "epoch0.ckpt", tmp_path / "last.ckpt")
     with pytest.raises(ConfigError, match="same finetune settings"):
         train(tiny_data, None, ckpt_path=str(tmp_path / "last.ckpt"), finetune={**FINETUNE, "warmup_epochs": 2})
+
+
+# A ResNet-50 with one block per stage, warm-up then layer4 released, on 1 to 3 of 4 shapes per image.
+TAGS_FINETUNE = {"strategy": "warmup", "warmup_epochs": 1, "unfreeze_from": "layer4", "backbone_lr_scale": 0.1}
+
+
+def resnet_on_tags(data, finetune):
+    torch.manual_seed(0)
+    return ImageClassifier(
+        backbone={"name": "resnet50", "pretrained": False, "model_kwargs": {"layers": [1, 1, 1, 1]}, "head": HEAD},
+        class_names=data.class_names,
+        preprocessing=data.preprocessing,
+        optimizer={"opt": "adamw", "lr": 3e-3, "weight_decay": 0.01},
+        scheduler=SCHEDULER,
+        finetune=finetune,
+        mixup=LEVER_MIXUP,
+        class_weights=[1.0, 1.5, 2.0, 0.5],  # each label's pos_weight
+        multi_label=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def tags_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tags") / "shape_tags"
+    ShapeTags(train_images=16, test_images=0, image_size=64).prepare(root)
+    options = {"csv": str(root / "labels.csv"), "multi_label": True, "backbone": "resnet50", "image_size": 64}
+    return make_datamodule(root, val_split=0.25, augment=LEVER_AUGMENT, **options)
+
+
+def test_a_multi_label_resnet_stopped_mid_epoch_resumes_to_the_uninterrupted_runs_weights(tags_data, tmp_path):
+    options = {"finetune": TAGS_FINETUNE, "build": resnet_on_tags}
+    assert tags_data.setup_data().counts["train"] != {name: 12 for name in tags_data.class_names}  # not all-on
+    whole = train(tags_data, tmp_path / "whole", **options).state_dict()
+    stop = [SaveOnInterrupt(str(tmp_path / "stopped")), SigtermAfterBatch(epoch=1, batch=1)]
+    with pytest.raises(SIGTERMException):
+        train(tags_data, tmp_path / "stopped", callbacks=stop, **options)
+    (tmp_path / "resumed").mkdir()
+    resumed, steps = resume(tags_data, tmp_path / "stopped" / "last.ckpt", tmp_path / "resumed", **options)
+    assert steps == 3 * EPOCHS - 5  # 12 training images in batches of 4; stopped after 5 steps
+    for name, tensor in whole.items():
+        torch.testing.assert_close(resumed[name], tensor, rtol=0, atol=1e-6, msg=name)
+    initial = resnet_on_tags(tags_data, TAGS_FINETUNE).state_dict()
+    assert any(not torch.equal(whole[name], initial[name]) for name in whole if name.startswith("backbone.layer4"))

@@ -43,6 +43,16 @@ def test_the_search_space_reads_hydras_sweep_syntax_and_the_command_line_wins():
         parse_space({"backbone.head.kind": "mlp"}, [])
 
 
+def test_any_backbone_can_search_among_backbones(tmp_path):
+    """A choice of config-group options is a categorical parameter, and a trial's override picks the group."""
+    space = parse_space({"optim.lr": "interval(1e-4, 1e-2)"}, ["backbone=choice(inception_v3, convnext_tiny)"])
+    assert space.distributions["backbone"] == CategoricalDistribution(["inception_v3", "convnext_tiny"])
+    overrides = trial_overrides(space, {"optim.lr": 0.001, "backbone": "convnext_tiny"})
+    assert overrides == ["optim.lr=0.001", "backbone=convnext_tiny"]
+    cfg = compose_config(["hparams_search=any_backbone", *overrides], tmp_path)
+    assert (cfg.backbone.name, cfg.optim.lr) == ("convnext_tiny", 0.001)
+
+
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     root = tmp_path_factory.mktemp("search")

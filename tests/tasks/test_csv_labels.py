@@ -5,10 +5,13 @@ import csv
 import hashlib
 import json
 
+import pytest
 import torch
 
 from inception_tl.tasks.train import run
 from tests.helpers import compose_config, write_image_tree
+
+pytestmark = pytest.mark.slow
 
 COMMON = ["experiment=quickstart", "backbone.pretrained=false", "data.image_size=75", "data.batch_size=4"]
 COMMON += ["data.num_workers=0", "data.val_split=0.25", "trainer=cpu", "trainer.max_epochs=1"]

@@ -14,6 +14,8 @@ from inception_tl.evaluation.thresholds import choose_thresholds
 from inception_tl.tasks.train import run
 from tests.helpers import compose_config, run_script
 
+pytestmark = pytest.mark.slow
+
 SHAPES = ["circle", "square", "star", "triangle"]  # the class names: the training rows' labels, sorted
 
 # Each shape in its own quarter (the position tells it: learnable in a few epochs from scratch), so no flips.

@@ -1,6 +1,6 @@
 """The report of a multi-label split: a row per label (its threshold, precision, recall, F1, average precision,
 AUROC, support), the images most wrong for each label (its highest-scored negatives and lowest-scored
-positives), a precision-recall curve per label, and the predictions.
+positives: listed, and drawn), a precision-recall curve per label, and the predictions.
 
 Computed with torchmetrics from the saved `Predictions`, at each label's own threshold, so they match the run's
 metrics.
@@ -28,6 +28,7 @@ from torchmetrics.functional.classification import (
     multilabel_recall,
 )
 
+from inception_tl.data.store.decode import load_rgb
 from inception_tl.evaluation.predictions import Predictions
 
 COLUMNS = ("label", "threshold", "precision", "recall", "f1", "ap", "auroc", "support")
@@ -111,6 +112,30 @@ def pr_curves(predictions: Predictions, path: Path) -> Path:
     return path
 
 
+def most_wrong_grid(
+    predictions: Predictions, wrong: Sequence[Mapping[str, Any]], path: Path, per_kind: int = 2
+) -> Path:
+    """A row per label: its `per_kind` most confident false positives, then its least confident false negatives,
+    each titled with its probability and true labels."""
+    names = predictions.class_names
+    columns = 2 * per_kind
+    figure = Figure(figsize=(2.6 * columns, 2.9 * len(names)))
+    axes = figure.subplots(len(names), columns, squeeze=False)
+    for axis in axes.flat:
+        axis.axis("off")
+    for row, name in enumerate(names):
+        for offset, kind in enumerate(("false positive", "false negative")):
+            shown = [item for item in wrong if item["label"] == name and item["kind"] == kind][:per_kind]
+            for column, item in enumerate(shown):
+                axis = axes[row, offset * per_kind + column]
+                axis.imshow(load_rgb(item["path"]))
+                title = f"{name}: {kind} (p {item['probability']:.2f})\ntrue: {item['labels'] or '-'}"
+                axis.set_title(title, fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    return path
+
+
 def print_per_label(rows: Sequence[Mapping[str, Any]], title: str) -> None:
     table = Table(title=title)
     for column in COLUMNS:
@@ -124,7 +149,8 @@ def print_per_label(rows: Sequence[Mapping[str, Any]], title: str) -> None:
 def write_multilabel_files(
     directory: Path, predictions: Predictions, split: str, figures: bool
 ) -> tuple[dict[str, Any], dict[str, Path]]:
-    """per_label.csv / per_label.json, most_wrong.csv, predictions.csv and (with `figures`) pr_curves.png;
+    """per_label.csv / per_label.json, most_wrong.csv, predictions.csv and (with `figures`) pr_curves.png and
+    most_wrong.png;
     returns the summary and the figures drawn."""
     rows = per_label_rows(predictions)
     with open(directory / "per_label.csv", "w", newline="") as handle:
@@ -139,6 +165,9 @@ def write_multilabel_files(
     predictions.to_csv(directory / "predictions.csv")
     summary = {"split": split, "per_label": rows}
     (directory / "per_label.json").write_text(json.dumps(summary, indent=2))
-    drawn = {"pr_curves": pr_curves(predictions, directory / "pr_curves.png")} if figures else {}
+    drawn = {}
+    if figures:
+        drawn["pr_curves"] = pr_curves(predictions, directory / "pr_curves.png")
+        drawn["most_wrong"] = most_wrong_grid(predictions, wrong, directory / "most_wrong.png")
     print_per_label(rows, f"Per-label report ({split}, {len(predictions.paths)} images)")
     return summary, drawn

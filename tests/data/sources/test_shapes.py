@@ -43,3 +43,30 @@ def test_a_folder_not_written_by_the_generator_is_never_overwritten(tmp_path):
     with pytest.raises(DataError, match="refusing to overwrite"):
         Shapes(train_per_class=1, test_per_class=1).prepare(tmp_path / "mine")
     assert (tmp_path / "mine" / "notes.txt").read_text() == "precious"
+
+
+def test_shape_tags_list_one_to_three_shapes_per_image_each_in_its_quarter(tmp_path):
+    import csv
+
+    import numpy as np
+    from PIL import Image
+
+    from inception_tl.data.sources import ShapeTags
+
+    ShapeTags(train_images=30, test_images=6, image_size=64, seed=3, fixed_quarters=True).prepare(tmp_path / "a")
+    ShapeTags(train_images=30, test_images=6, image_size=64, seed=3, fixed_quarters=True).prepare(tmp_path / "b")
+    assert fingerprint(tmp_path / "a") == fingerprint(tmp_path / "b")
+    with open(tmp_path / "a" / "labels.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["split"] for row in rows] == ["train"] * 30 + ["test"] * 6
+    sizes = [len(row["label"].split(";")) for row in rows]
+    assert set(sizes) == {1, 2, 3}
+    quarters = {"circle": (0, 0), "square": (0, 1), "triangle": (1, 0), "star": (1, 1)}  # (row, column)
+    for row in rows:
+        pixels = np.asarray(Image.open(tmp_path / "a" / row["path"]), dtype=np.float64)
+        # A quarter with a shape has a large patch far from the background colour; an empty one is noise.
+        busy = {
+            name: pixels[32 * r : 32 * (r + 1), 32 * c : 32 * (c + 1)].std(axis=(0, 1)).max() > 30
+            for name, (r, c) in quarters.items()
+        }
+        assert {name for name, on in busy.items() if on} == set(row["label"].split(";")), row

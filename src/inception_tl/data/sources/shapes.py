@@ -73,8 +73,45 @@ def draw_shapes(shapes: Sequence[str], size: int, rng: np.random.Generator, fixe
     return image
 
 
-class Shapes:
+class GeneratedFolder:
+    """A folder a generator writes once: the same parameters find it in place (a marker file holds them), other
+    parameters write it anew, concurrent processes wait for one another (a file lock), a half-written folder
+    never appears (written beside it, then renamed), and a folder the generator did not write is never touched.
+    Subclasses set `name` and `params` and write their files in `write`."""
+
+    name = "generator"
+    params: dict[str, object]
+
+    def prepare(self, root: Path) -> None:
+        root.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(root.parent / f".{root.name}.lock")):
+            marker = root / MARKER
+            if marker.is_file() and json.loads(marker.read_text()) == self.params:
+                return
+            if root.exists() and not marker.is_file() and any(root.iterdir()):
+                raise DataError(
+                    f"{root} exists and was not written by the {self.name} generator; refusing to overwrite it. "
+                    "Choose another data.root."
+                )
+            staging = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}.partial-"))
+            try:
+                self.write(staging)
+                (staging / MARKER).write_text(json.dumps(self.params))
+                if root.exists():  # an older generation with other parameters: ours to replace
+                    shutil.rmtree(root)
+                staging.rename(root)
+            finally:
+                if staging.exists():
+                    shutil.rmtree(staging)
+
+    def write(self, folder: Path) -> None:
+        raise NotImplementedError
+
+
+class Shapes(GeneratedFolder):
     """Write `train/` and `test/` folders of shape images once; the same seed gives the same files."""
+
+    name = "shapes"
 
     def __init__(
         self,
@@ -95,45 +132,24 @@ class Shapes:
             "seed": int(seed),
         }
 
-    def prepare(self, root: Path) -> None:
-        root.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(root.parent / f".{root.name}.lock")):
-            marker = root / MARKER
-            if marker.is_file() and json.loads(marker.read_text()) == self.params:
-                return
-            if root.exists() and not marker.is_file() and any(root.iterdir()):
-                raise DataError(
-                    f"{root} exists and was not written by the shapes generator; refusing to overwrite it. "
-                    f"Choose another data.root."
-                )
-            self._generate(root)
-
-    def _generate(self, root: Path) -> None:
-        staging = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}.partial-"))
-        try:
-            for split_index, (split, per_class) in enumerate(
-                (("train", self.params["train_per_class"]), ("test", self.params["test_per_class"]))
-            ):
-                for class_index, shape in enumerate(self.params["classes"]):
-                    folder = staging / split / shape
-                    folder.mkdir(parents=True)
-                    rng = np.random.default_rng([self.params["seed"], split_index, class_index])
-                    for index in range(per_class):
-                        draw_shape(shape, self.params["image_size"], rng).save(folder / f"{index:04d}.png")
-            (staging / MARKER).write_text(json.dumps(self.params))
-            if root.exists():  # an older generation with other parameters: ours to replace
-                shutil.rmtree(root)
-            staging.rename(root)
-        finally:
-            if staging.exists():
-                shutil.rmtree(staging)
+    def write(self, folder: Path) -> None:
+        for split_index, (split, per_class) in enumerate(
+            (("train", self.params["train_per_class"]), ("test", self.params["test_per_class"]))
+        ):
+            for class_index, shape in enumerate(self.params["classes"]):
+                (folder / split / shape).mkdir(parents=True)
+                rng = np.random.default_rng([self.params["seed"], split_index, class_index])
+                for index in range(per_class):
+                    draw_shape(shape, self.params["image_size"], rng).save(folder / split / shape / f"{index:04d}.png")
 
 
-class ShapeTags:
+class ShapeTags(GeneratedFolder):
     """A generated multi-label set (data=shape_tags): each image holds 1 to 3 of the four shapes, each in its own
     quarter, listed in `labels.csv` (path, label: the shapes separated by ";", split: train or test); the same
     seed gives the same files. Read back like any user's CSV. `fixed_quarters`: each shape always in its own
     quarter, an easier task (where, rather than what) that a short run from scratch learns."""
+
+    name = "shape-tags"
 
     def __init__(
         self,
@@ -146,28 +162,7 @@ class ShapeTags:
         self.params = {"train_images": int(train_images), "test_images": int(test_images)}
         self.params |= {"image_size": int(image_size), "seed": int(seed), "fixed_quarters": bool(fixed_quarters)}
 
-    def prepare(self, root: Path) -> None:
-        root.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(root.parent / f".{root.name}.lock")):
-            marker = root / MARKER
-            if marker.is_file() and json.loads(marker.read_text()) == self.params:
-                return
-            if root.exists() and not marker.is_file() and any(root.iterdir()):
-                raise DataError(
-                    f"{root} exists and was not written by the shape-tags generator; refusing to overwrite it. "
-                    "Choose another data.root."
-                )
-            staging = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}.partial-"))
-            try:
-                self._generate(staging)
-                if root.exists():  # an older generation with other parameters: ours to replace
-                    shutil.rmtree(root)
-                staging.rename(root)
-            finally:
-                if staging.exists():
-                    shutil.rmtree(staging)
-
-    def _generate(self, folder: Path) -> None:
+    def write(self, folder: Path) -> None:
         rows = []
         for split_index, split in enumerate(("train", "test")):
             rng = np.random.default_rng([self.params["seed"], split_index])
@@ -178,4 +173,3 @@ class ShapeTags:
                 draw_shapes(chosen, self.params["image_size"], rng, self.params["fixed_quarters"]).save(folder / name)
                 rows.append(f"{name},{';'.join(chosen)},{split}\n")
         (folder / "labels.csv").write_text("path,label,split\n" + "".join(rows))
-        (folder / MARKER).write_text(json.dumps(self.params))

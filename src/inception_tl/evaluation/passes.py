@@ -11,10 +11,16 @@ from inception_tl.data import ImageDataModule
 from inception_tl.evaluation.calibration import fit_temperature
 from inception_tl.evaluation.predictions import Predictions
 from inception_tl.evaluation.thresholds import DEFAULT, choose_thresholds
-from inception_tl.evaluation.writer import confusion_counts
+from inception_tl.evaluation.writer import confusion_counts, console
 from inception_tl.models import ImageClassifier
 from inception_tl.training.callbacks.predictions import PredictionCollector
 from inception_tl.training.checkpoints import read_checkpoint
+
+
+def limits_passes(trainer: L.Trainer, split: str) -> bool:
+    """Whether the Trainer scores only part of `split`: fast_dev_run, overfit_batches, limit_*_batches below all."""
+    limit = trainer.limit_test_batches if split == "test" else trainer.limit_val_batches
+    return bool(trainer.fast_dev_run) or trainer.overfit_batches > 0 or limit not in (1.0, None)
 
 
 def evaluate_split(
@@ -34,7 +40,14 @@ def evaluate_split(
     for result in step(model, datamodule=datamodule, verbose=False):
         metrics.update({key: float(value) for key, value in result.items()})
     paths = [path for path, _ in datamodule.samples[split]]
-    probabilities, labels = collector.collected(split, len(paths))
+    if limits_passes(trainer, split):  # a debug run: the metrics and report cover the images scored
+        probabilities, labels, indices = collector.scored(split)
+        if len(indices) < len(paths):
+            limited = f"The {split} pass is limited (debug): {len(indices)} of {len(paths)} images."
+            console.print(f"[yellow]{limited}[/yellow]")
+        paths = [paths[index] for index in indices]
+    else:
+        probabilities, labels = collector.collected(split, len(paths))
     thresholds = np.asarray(model.thresholds or [DEFAULT] * len(model.class_names)) if model.multi_label else None
     predictions = Predictions(probabilities, labels, paths, model.class_names, thresholds)
     metrics[f"{split}/confusion_matrix"] = confusion_counts(predictions).tolist()

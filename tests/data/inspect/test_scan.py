@@ -185,7 +185,8 @@ def test_a_broken_image_stops_the_whole_run_naming_it_or_is_skipped_and_listed(t
     (root / "train" / "cat" / "notes.txt").write_text("not an image")
     common = ["data=imagefolder", f"data.root={root}", "backbone.pretrained=false", "data.image_size=75"]
     common += [f"paths.data_dir={tmp_path / 'cache'}", "callbacks.progress_bar=null"]
-    common += ["debug=fast_dev_run", "data.batch_size=4", "data.num_workers=0", "trainer=cpu"]
+    # fast_dev_run: one batch of each pass, so the evaluation scores 2 of the 4 test images.
+    common += ["debug=fast_dev_run", "data.batch_size=2", "data.num_workers=0", "trainer=cpu"]
 
     with pytest.raises(SystemExit) as exited:
         run_or_exit(run, compose_config(common, tmp_path / "refused"))
@@ -212,3 +213,5 @@ def test_a_broken_image_stops_the_whole_run_naming_it_or_is_skipped_and_listed(t
     assert json.loads((run_dir / "metrics.json").read_text()) == metrics
     assert metrics["best_checkpoint"] is None  # fast_dev_run saves none
     assert "test/acc" in metrics
+    assert "The test pass is limited (debug): 2 of 4 images." in output.out
+    assert sum(map(sum, metrics["test/confusion_matrix"])) == 2

@@ -75,9 +75,14 @@ class PredictionCollector(Callback):
     def collected(self, split: str, count: int) -> tuple[np.ndarray, np.ndarray]:
         """(probabilities, labels) of the last pass over `split`, in the split's order, checked to hold each of its
         `count` images once."""
-        if split not in self._collected:
-            raise RuntimeError(f"No {split} pass has run with this collector among the Trainer's callbacks.")
-        probabilities, labels, indices = self._collected[split]
+        probabilities, labels, indices = self.scored(split)
         if indices.tolist() != list(range(count)):
             raise RuntimeError(f"The {split} pass scored {len(indices)} images, not each of the split's {count}.")
         return probabilities, labels
+
+    def scored(self, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(probabilities, labels, indices into the split) of the images the last pass over `split` scored, in
+        the split's order: all of them, unless the Trainer limits its passes (`debug=fast_dev_run`, ...)."""
+        if split not in self._collected:
+            raise RuntimeError(f"No {split} pass has run with this collector among the Trainer's callbacks.")
+        return self._collected[split]

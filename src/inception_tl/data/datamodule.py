@@ -107,7 +107,7 @@ class ImageDataModule(L.LightningDataModule):
         self.source = source
         self.csv = Path(csv).expanduser() if csv is not None else None
         # A table's relative paths start at data.images (default: the table's folder).
-        self.root = Path(images or (self.csv.parent if self.csv else root) or ".").expanduser()
+        self.root = Path(images or self.csv.parent if self.csv else root).expanduser()
         self.columns = TableColumns(**columns)
         self.multi_label, self.label_separator = multi_label, label_separator
         self.preprocessing = (

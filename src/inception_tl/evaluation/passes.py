@@ -10,7 +10,7 @@ import numpy as np
 from inception_tl.data import ImageDataModule
 from inception_tl.evaluation.calibration import fit_temperature
 from inception_tl.evaluation.predictions import Predictions
-from inception_tl.evaluation.thresholds import DEFAULT, choose_thresholds
+from inception_tl.evaluation.thresholds import choose_thresholds
 from inception_tl.evaluation.writer import confusion_counts, console
 from inception_tl.models import ImageClassifier
 from inception_tl.training.callbacks.predictions import PredictionCollector
@@ -48,7 +48,7 @@ def evaluate_split(
         paths = [paths[index] for index in indices]
     else:
         probabilities, labels = collector.collected(split, len(paths))
-    thresholds = np.asarray(model.thresholds or [DEFAULT] * len(model.class_names)) if model.multi_label else None
+    thresholds = np.asarray(model.thresholds) if model.multi_label else None
     predictions = Predictions(probabilities, labels, paths, model.class_names, thresholds)
     metrics[f"{split}/confusion_matrix"] = confusion_counts(predictions).tolist()
     return metrics, predictions

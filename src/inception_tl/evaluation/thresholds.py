@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-# Where a label cannot be chosen for (no positive, or no negative, validation image): the plain sigmoid's.
-DEFAULT = 0.5
+from inception_tl.models.classifier import DEFAULT_THRESHOLD
+
 # Kept inside (0, 1): the model stores each threshold as its logit.
 LIMITS = (1e-6, 1 - 1e-6)
 
@@ -19,8 +19,8 @@ LIMITS = (1e-6, 1 - 1e-6)
 def label_threshold(probabilities: np.ndarray, positives: np.ndarray) -> float:
     """The F1-maximising threshold of one label (ties: the fewest images predicted positive)."""
     total = int(positives.sum())
-    if total == 0 or total == len(positives):
-        return DEFAULT
+    if total == 0 or total == len(positives):  # nothing to choose from: the plain sigmoid's
+        return DEFAULT_THRESHOLD
     order = np.argsort(-probabilities, kind="stable")
     ranked, hits = probabilities[order], positives[order].astype(np.int64)
     true_positives = np.cumsum(hits)

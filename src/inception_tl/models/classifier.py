@@ -30,6 +30,9 @@ from inception_tl.training.finite_loss import FiniteLossGuard
 from inception_tl.training.intervals import at_logging_interval
 from inception_tl.training.optim import FUSED_DEVICES, build_optimizer, build_scheduler
 
+# A multi-label model's decision threshold for every label until validation chooses one: the plain sigmoid's.
+DEFAULT_THRESHOLD = 0.5
+
 
 def backbone_spec(backbone: Mapping[str, Any]) -> BackboneSchema:
     """The backbone mapping (a config node or a checkpoint's) over BackboneSchema's defaults, typed."""
@@ -113,7 +116,8 @@ class ImageClassifier(L.LightningModule):
         metrics = multilabel_metrics if multi_label else classification_metrics
         self.val_metrics = metrics(num_classes, prefix="val/")
         self.test_metrics = metrics(num_classes, prefix="test/")
-        # Each label's decision threshold, as the logit it stands for: a buffer, so it follows the model's device.
+        # Each label's decision threshold, as the logit it stands for (0: DEFAULT_THRESHOLD): a buffer, so it
+        # follows the model's device.
         self.register_buffer("threshold_logits", torch.zeros(num_classes), persistent=False)
         if thresholds is not None:
             self.set_thresholds(thresholds)
@@ -146,7 +150,16 @@ class ImageClassifier(L.LightningModule):
 
     @property
     def thresholds(self) -> list[float] | None:
-        return list(self.hparams.thresholds) if self.hparams.get("thresholds") is not None else None
+        """Multi-label: each label's decision threshold (DEFAULT_THRESHOLD until chosen); None otherwise."""
+        if not self.multi_label:
+            return None
+        chosen = self.hparams.get("thresholds")
+        return list(chosen) if chosen is not None else [DEFAULT_THRESHOLD] * len(self.class_names)
+
+    def decision_scores(self, logits: torch.Tensor) -> torch.Tensor:
+        """Multi-label: sigmoid scores with each label's threshold moved to 0.5, where torchmetrics decides; a
+        monotone change of each label's scores, so its average precision and AUROC are the probabilities'."""
+        return (logits.float() - self.threshold_logits).sigmoid()
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         """Class probabilities (softmax), or per-label probabilities (sigmoid) for multi-label."""
@@ -228,8 +241,7 @@ class ImageClassifier(L.LightningModule):
         logits = self(inputs)
         loss = self._loss(logits, targets)
         self.loss_guard.record(loss, self.current_epoch, batch_idx, self.global_step)
-        scores = (logits.detach() - self.threshold_logits).sigmoid() if self.multi_label else logits.detach()
-        self.train_acc.update(scores, counted)
+        self.train_acc.update(self.decision_scores(logits.detach()) if self.multi_label else logits.detach(), counted)
         # Not on the progress bar: Lightning would turn it into a number after every step (a host sync on a
         # GPU); `IntervalProgressBar` shows the loss at the logging interval instead.
         self.log("train/loss", loss, on_step=True, on_epoch=True, batch_size=len(labels))
@@ -263,10 +275,7 @@ class ImageClassifier(L.LightningModule):
         logits = self(inputs)
         loss = self._loss(logits, labels)
         probabilities = self.probabilities(logits)
-        # Multi-label: each label's threshold shifted to 0.5, where the metrics decide; a monotone change of each
-        # label's scores, so its average precision and AUROC stay those of the probabilities.
-        scores = (logits.float() - self.threshold_logits).sigmoid() if self.multi_label else probabilities
-        metrics.update(scores, labels)
+        metrics.update(self.decision_scores(logits) if self.multi_label else probabilities, labels)
         self.log(f"{split}/loss", loss, on_epoch=True, prog_bar=True, sync_dist=True, batch_size=len(labels))
         return probabilities
 

@@ -21,7 +21,6 @@ from rich.console import Console
 from torch import nn
 
 from inception_tl.errors import ConfigError
-from inception_tl.evaluation.thresholds import DEFAULT
 from inception_tl.models import ImageClassifier
 from inception_tl.models.batchnorm_folding import fold_batchnorm
 from inception_tl.models.loading import load_classifier
@@ -72,12 +71,11 @@ def model_card(classifier: ImageClassifier, format_: str) -> dict[str, Any]:
         },
     }
     if classifier.multi_label:
-        thresholds = classifier.thresholds or [DEFAULT] * len(classifier.class_names)
         card |= {
             "multi_label": True,
             "output": "per-label probabilities (a sigmoid each), shape (N, labels), in the order of class_names; "
             "label k is predicted where its probability is at least thresholds[k]",
-            "thresholds": thresholds,
+            "thresholds": classifier.thresholds,
         }
     return card
 

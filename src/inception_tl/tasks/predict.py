@@ -57,26 +57,23 @@ class FilePredictions:
     def to_csv(self, path: Path) -> None:
         """One row per file, in input order; an unreadable file has its error and no prediction. Multi-label:
         the predicted label set (separated by ";") and every label's probability."""
+        multi_label = self.thresholds is not None
+        header = ["path", "predicted", *([] if multi_label else ["probability"])]
+        header += [*(f"p_{n}" for n in self.class_names), "error"]
         with open(path, "w", newline="") as handle:
             writer = csv.writer(handle)
-            if self.thresholds is not None:
-                writer.writerow(["path", "predicted", *(f"p_{n}" for n in self.class_names), "error"])
-                for index, file in enumerate(self.paths):
-                    if index in self.failures:
-                        writer.writerow([file, "", *([""] * len(self.class_names)), self.failures[index]])
-                        continue
-                    cells = [f"{p:.6f}" for p in self.probabilities[index]]
-                    writer.writerow([file, ";".join(self.label_set(index)), *cells, ""])
-                return
-            writer.writerow(["path", "predicted", "probability", *(f"p_{n}" for n in self.class_names), "error"])
+            writer.writerow(header)
             for index, file in enumerate(self.paths):
                 if index in self.failures:
-                    writer.writerow([file, "", "", *([""] * len(self.class_names)), self.failures[index]])
+                    writer.writerow([file, *([""] * (len(header) - 2)), self.failures[index]])
                     continue
                 probabilities = self.probabilities[index]
-                best = int(probabilities.argmax())
-                cells = [f"{p:.6f}" for p in probabilities]
-                writer.writerow([file, self.class_names[best], f"{probabilities[best]:.6f}", *cells, ""])
+                if multi_label:
+                    decided = [";".join(self.label_set(index))]
+                else:
+                    best = int(probabilities.argmax())
+                    decided = [self.class_names[best], f"{probabilities[best]:.6f}"]
+                writer.writerow([file, *decided, *(f"{p:.6f}" for p in probabilities), ""])
 
 
 @torch.inference_mode()
@@ -126,7 +123,8 @@ def predict_files(
     found = torch.cat(scores).cpu().numpy() if scores else np.empty((0, len(class_names)))
     order = torch.cat(indices).tolist() if indices else []
     found_by_file = dict(zip(order, found, strict=True))
-    return FilePredictions(list(paths), list(class_names), found_by_file, failures, list(thresholds or []) or None)
+    chosen = list(thresholds) if thresholds is not None else None
+    return FilePredictions(list(paths), list(class_names), found_by_file, failures, chosen)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -149,7 +147,7 @@ def predict(cfg: DictConfig) -> FilePredictions:
         num_workers=cfg.num_workers,
         tta=cfg.tta,
         precision=resolve_precision(cfg.precision),
-        thresholds=model.thresholds if model.multi_label else None,
+        thresholds=model.thresholds,
     )
     output.parent.mkdir(parents=True, exist_ok=True)
     result.to_csv(output)

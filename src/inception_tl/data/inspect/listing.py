@@ -32,7 +32,6 @@ class Listing:
     candidates: dict[str, list[Sample]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     not_images: list[str] = field(default_factory=list)
-    multi_label: bool = False
 
     def where(self, split: str, name: str) -> str:
         """Where the images of class `name` in `split` come from, in the user's terms."""

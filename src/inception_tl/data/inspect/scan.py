@@ -41,7 +41,6 @@ class ImageScan:
     root: Path  # the image folder or the label table
     kind: str = "folder"  # which of the two (Listing.kind)
     class_names: list[str] = field(default_factory=list)
-    multi_label: bool = False
     samples: dict[str, list[Sample]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     bad_images: list[BadImage] = field(default_factory=list)
@@ -87,7 +86,7 @@ def image_problem(path: str, full: bool, fingerprints: bool) -> BadImage | Image
 def scan_images(listing: Listing, verify: VerifyMode, workers: int, fingerprints: bool) -> ImageScan:
     """Check each image `listing` names by `verify` (and fingerprint it for the duplicate check when
     `fingerprints`); a class of a split left without a readable image is a problem."""
-    scan = ImageScan(listing.root, listing.kind, listing.class_names, listing.multi_label)
+    scan = ImageScan(listing.root, listing.kind, listing.class_names)
     scan.problems.extend(listing.problems)
     scan.not_images = list(listing.not_images)
     full = verify is VerifyMode.full

@@ -65,7 +65,7 @@ def list_table(table: Path, images: Path, columns: TableColumns, multi_label: bo
     Each split's candidates are sorted by class, then path (multi-label: by path), the order class folders
     give: the same images listed either way split identically, whatever the rows' order.
     """
-    listing = Listing(root=table, kind="table", multi_label=multi_label)
+    listing = Listing(root=table, kind="table")
     rows = read_rows(table, columns, listing)
     empty_path, empty_label, unknown_split = [], [], defaultdict(list)
     first_line: dict[str, int] = {}

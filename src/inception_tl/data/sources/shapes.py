@@ -6,6 +6,7 @@ import json
 import math
 import shutil
 import tempfile
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -73,7 +74,7 @@ def draw_shapes(shapes: Sequence[str], size: int, rng: np.random.Generator, fixe
     return image
 
 
-class GeneratedFolder:
+class GeneratedFolder(ABC):
     """A folder a generator writes once: the same parameters find it in place (a marker file holds them), other
     parameters write it anew, concurrent processes wait for one another (a file lock), a half-written folder
     never appears (written beside it, then renamed), and a folder the generator did not write is never touched.
@@ -104,8 +105,9 @@ class GeneratedFolder:
                 if staging.exists():
                     shutil.rmtree(staging)
 
+    @abstractmethod
     def write(self, folder: Path) -> None:
-        raise NotImplementedError
+        """Write the generated files into `folder` (empty; renamed into place afterwards)."""
 
 
 class Shapes(GeneratedFolder):

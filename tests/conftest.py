@@ -7,6 +7,7 @@ import collections
 import functools
 import http.server
 import os
+import shutil
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,6 +29,26 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     its own reordering off), so the long ones start at once and the many short ones fill the gaps at the end."""
     slow_tests = collections.Counter(item.path for item in items if item.get_closest_marker("slow"))
     items.sort(key=lambda item: -slow_tests[item.path])
+
+
+@pytest.fixture(scope="module")
+def shared_tmp(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Callable[[str], Path]]:
+    """Folders for a file's shared runs, removed once the file's tests have passed (kept if one failed, as
+    pyproject's tmp_path_retention_policy does for a test's own tmp_path). Each run writes checkpoints of
+    hundreds of MB: kept to the session's end, the suite's folders reached 9.6 GB and filled a CI machine's disk."""
+    made: list[Path] = []
+    failed_before = request.session.testsfailed
+
+    def make(name: str) -> Path:
+        made.append(tmp_path_factory.mktemp(name))
+        return made[-1]
+
+    yield make
+    if request.session.testsfailed == failed_before:
+        for path in made:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture

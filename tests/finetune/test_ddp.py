@@ -42,10 +42,10 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def two_node_run(tmp_path_factory):
+def two_node_run(shared_tmp):
     """Two torchrun launchers on this machine as two nodes. No hydra.run.dir is given, so each node names the
     run folder itself, from the job's rendezvous id. One epoch of warm-up, then layer4 and up released."""
-    tmp_path = tmp_path_factory.mktemp("ddp")
+    tmp_path = shared_tmp("ddp")
     weights = tmp_path / "weights"
     rendezvous = ["--nnodes=2", "--nproc_per_node=1", "--rdzv_backend=c10d"]
     rendezvous += [f"--rdzv_endpoint=127.0.0.1:{free_port()}", "--rdzv_id=two-nodes"]

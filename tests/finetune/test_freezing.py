@@ -8,9 +8,9 @@ from tests.helpers import EpochSnapshots, changed, classifier, fit, make_datamod
 
 
 @pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
+def tiny_data(shared_tmp):
     """12 training images (3 batches of 4) and 4 validation images of two classes."""
-    root = write_image_tree(tmp_path_factory.mktemp("tiny"), {"train": {"a": 8, "b": 8}})
+    root = write_image_tree(shared_tmp("tiny"), {"train": {"a": 8, "b": 8}})
     return make_datamodule(root, val_split=0.25)
 
 

@@ -56,8 +56,8 @@ class SigtermAfterBatch(Callback):
 
 
 @pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-    root = write_image_tree(tmp_path_factory.mktemp("tiny"), {"train": {"a": 8, "b": 8}})
+def tiny_data(shared_tmp):
+    root = write_image_tree(shared_tmp("tiny"), {"train": {"a": 8, "b": 8}})
     return make_datamodule(root, val_split=0.25, augment=LEVER_AUGMENT)
 
 
@@ -80,9 +80,9 @@ def train(tiny_data, checkpoints: Path | None, callbacks=(), ckpt_path=None, fin
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tiny_data, tmp_path_factory):
+def uninterrupted(tiny_data, shared_tmp):
     """The final weights of the whole run, and the checkpoints it left after each epoch."""
-    checkpoints = tmp_path_factory.mktemp("uninterrupted")
+    checkpoints = shared_tmp("uninterrupted")
     state = train(tiny_data, checkpoints, callbacks=[KeepEachEpochsLastCheckpoint(checkpoints)]).state_dict()
     return state, checkpoints
 
@@ -119,9 +119,9 @@ def test_a_resumed_run_ends_with_the_uninterrupted_runs_weights(tiny_data, unint
 
 
 @pytest.fixture(scope="module")
-def stopped_by_sigterm(tiny_data, tmp_path_factory):
+def stopped_by_sigterm(tiny_data, shared_tmp):
     """The run stopped by SIGTERM after the first of epoch 1's three batches (12 images in batches of 4)."""
-    checkpoints = tmp_path_factory.mktemp("sigterm")
+    checkpoints = shared_tmp("sigterm")
     stop = [SaveOnInterrupt(str(checkpoints)), SigtermAfterBatch(epoch=1, batch=0)]
     with pytest.raises(SIGTERMException):
         train(tiny_data, checkpoints, callbacks=stop)
@@ -175,8 +175,8 @@ def resnet_on_tags(data, finetune):
 
 
 @pytest.fixture(scope="module")
-def tags_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tags") / "shape_tags"
+def tags_data(shared_tmp):
+    root = shared_tmp("tags") / "shape_tags"
     ShapeTags(train_images=16, test_images=0, image_size=64).prepare(root)
     options = {"csv": str(root / "labels.csv"), "multi_label": True, "backbone": "resnet50", "image_size": 64}
     return make_datamodule(root, val_split=0.25, augment=LEVER_AUGMENT, **options)

@@ -54,8 +54,8 @@ def test_any_backbone_can_search_among_backbones(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    root = tmp_path_factory.mktemp("search")
+def folder(shared_tmp):
+    root = shared_tmp("search")
     return write_image_tree(root / "mine", {"train": {"cat": 6, "dog": 6}, "test": {"cat": 2, "dog": 2}}, size=64)
 
 

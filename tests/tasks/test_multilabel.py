@@ -26,8 +26,8 @@ RUN += ["callbacks.progress_bar=null", "callbacks.last_checkpoint=null"]  # figu
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("multilabel")
+def trained(shared_tmp):
+    root = shared_tmp("multilabel")
     run_dir = root / "run"
     metrics = run(compose_config([*RUN, f"paths.data_dir={root / 'data'}"], run_dir))
     return run_dir, metrics

@@ -66,8 +66,8 @@ def trainable_in_first_epoch(checkpoint: dict, released: tuple[str, ...]) -> int
 
 
 @pytest.fixture(scope="module")
-def user_folder(tmp_path_factory):
-    root = tmp_path_factory.mktemp("recipes")
+def user_folder(shared_tmp):
+    root = shared_tmp("recipes")
     return write_image_tree(root / "mine", {"train": {"cat": 5, "dog": 5}, "test": {"cat": 2, "dog": 2}}, size=64)
 
 

@@ -33,9 +33,9 @@ SMALL_QUICKSTART = [
 
 
 @pytest.fixture(scope="module")
-def interrupted_and_resumed(tmp_path_factory):
+def interrupted_and_resumed(shared_tmp):
     """The quickstart stopped by SIGTERM after batch 2 of epoch 1, then `ckpt_path=last` in a new run folder."""
-    root = tmp_path_factory.mktemp("quickstart")
+    root = shared_tmp("quickstart")
     common = [*SMALL_QUICKSTART, f"paths.data_dir={root / 'data'}"]
     sigterm = ["+callbacks.sigterm._target_=tests.signals.SigtermAt", "+callbacks.sigterm.epoch=1"]
     sigterm += ["+callbacks.sigterm.batch=2", f"hydra.run.dir={root / 'runs' / 'interrupted'}"]

@@ -20,8 +20,8 @@ class StepWeights(Callback):
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    root = write_image_tree(tmp_path_factory.mktemp("ema"), {"train": {"a": 8, "b": 8}})
+def tiny(shared_tmp):
+    root = write_image_tree(shared_tmp("ema"), {"train": {"a": 8, "b": 8}})
     return make_datamodule(root, val_split=0.25)  # 12 training images: 3 batches of 4
 
 

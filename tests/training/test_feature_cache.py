@@ -22,9 +22,9 @@ class ImagesThroughStem:
 
 
 @pytest.fixture(scope="module")
-def fixed_images(tmp_path_factory):
+def fixed_images(shared_tmp):
     """12 training and 4 validation images, not augmented."""
-    root = write_image_tree(tmp_path_factory.mktemp("probe"), {"train": {"a": 8, "b": 8}})
+    root = write_image_tree(shared_tmp("probe"), {"train": {"a": 8, "b": 8}})
     return make_datamodule(root, val_split=0.25, augment={"enabled": False})
 
 

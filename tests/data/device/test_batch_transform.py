@@ -26,9 +26,9 @@ def model_inputs(datamodule, split):
 
 
 @pytest.fixture(scope="module")
-def photos(tmp_path_factory):
+def photos(shared_tmp):
     """Squares, wide, tall and tiny images: upscaled and reduced by the eval resize."""
-    root = write_image_tree(tmp_path_factory.mktemp("photos"), {"train": {"a": 3, "b": 3}, "test": {"a": 2, "b": 2}})
+    root = write_image_tree(shared_tmp("photos"), {"train": {"a": 3, "b": 3}, "test": {"a": 2, "b": 2}})
     rng = np.random.default_rng(0)
     for name, shape in (("wide", (90, 250, 3)), ("tall", (300, 120, 3)), ("tiny", (32, 32, 3))):
         Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8)).save(root / "test" / "a" / f"{name}.png")

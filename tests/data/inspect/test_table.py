@@ -30,9 +30,9 @@ def folder_rows(root, with_split: bool):
 
 
 @pytest.fixture(scope="module")
-def tree(tmp_path_factory):
+def tree(shared_tmp):
     counts = {"train": {"cat": 7, "dog": 6, "fox": 5}, "test": {"cat": 2, "dog": 2, "fox": 2}}
-    return write_image_tree(tmp_path_factory.mktemp("table") / "pets", counts, size=32)
+    return write_image_tree(shared_tmp("table") / "pets", counts, size=32)
 
 
 def table_datamodule(csv_path, images, **options):

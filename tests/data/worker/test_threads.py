@@ -16,8 +16,8 @@ def epoch_batches(loader, epoch: int) -> list[dict[str, torch.Tensor]]:
 
 
 @pytest.fixture(scope="module")
-def tree(tmp_path_factory):
-    return write_image_tree(tmp_path_factory.mktemp("threads"), {"train": {"a": 11, "b": 9}})
+def tree(shared_tmp):
+    return write_image_tree(shared_tmp("threads"), {"train": {"a": 11, "b": 9}})
 
 
 def test_threads_give_the_batches_processes_give_in_the_same_order(tree):

@@ -78,13 +78,16 @@ def test_unreachable_hub_tells_how_to_train_offline(tmp_path, monkeypatch):
     # What HF_HUB_OFFLINE=1 and an empty HF_HOME set when huggingface_hub is imported (it already is here).
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", "https://huggingface.co")  # whatever HF_ENDPOINT says
     arguments = ["experiment=quickstart", "backbone.pretrained=true", f"paths.data_dir={tmp_path}"]
     arguments += ["data.source.train_per_class=2", "data.source.test_per_class=1", f"hydra.run.dir={tmp_path / 'run'}"]
     result = run_entry_point("train.py", *arguments)  # in this process, as tests.helpers explains
     assert result.returncode == 1
-    assert "Could not load pretrained inception_v3 weights" in result.stderr
+    assert "HF_HUB_OFFLINE is set and the pretrained inception_v3 weights are not in the local cache" in result.stderr
+    assert "fetch model.safetensors from https://huggingface.co/timm/inception_v3.tv_in1k" in result.stderr
     assert "backbone.pretrained=false" in result.stderr
     assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_a_vit_saved_at_another_size_loads_with_its_position_embedding_resampled(tmp_path):
@@ -108,6 +111,7 @@ def test_an_unreachable_hub_is_said_within_seconds_naming_the_file_to_fetch(tmp_
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", f"http://127.0.0.1:{port}")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)  # whatever the user's environment says
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
     for variable in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(variable, raising=False)

@@ -56,8 +56,9 @@ class DataSchema:
     # Each dataset's own source (download, generation or a plain folder; null for data=csv): its keys differ per
     # dataset.
     source: Any = MISSING
-    # The image folder: train/<class>/<images>, optional val/ and test/.
-    root: str | None = MISSING
+    # The image folder: train/<class>/<images>, optional val/ and test/. Unset (data=imagefolder without it), the run
+    # says so in one line.
+    root: str | None = None
     # Labels from a CSV instead of class folders (data=csv): one row per image, its path (relative to `images`,
     # by default the CSV's folder, or absolute), its label, and optionally its split (train, val or test; an
     # empty cell trains). `columns` names the three columns.

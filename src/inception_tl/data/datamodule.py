@@ -50,7 +50,7 @@ from inception_tl.data.worker import (
     collate_images,
     make_loader,
 )
-from inception_tl.errors import ConfigError
+from inception_tl.errors import ConfigError, DataError
 
 
 class ImageDataModule(L.LightningDataModule):
@@ -139,6 +139,13 @@ class ImageDataModule(L.LightningDataModule):
         """What the data says it holds (class folders, or the CSV's rows), and a hint to end its errors with."""
         if self.csv is None:
             return list_folder(self.root), ""
+        if not self.csv.is_file():
+            raise DataError(f"data.csv={self.csv} does not exist: set it to the CSV of image paths and labels.")
+        if not self.root.is_dir():  # said once, rather than as every row's missing file
+            raise DataError(
+                f"data.images={self.root} does not exist: set it to the folder the CSV's relative paths start at "
+                f"(by default the CSV's own folder, {self.csv.parent})."
+            )
         listing = list_table(self.csv, self.root, self.columns, self.multi_label, self.label_separator)
         return listing, f"Relative paths in {self.csv} start at data.images={self.root}."
 

@@ -92,8 +92,17 @@ def check_hub_reachable(name: str, timeout: float = 3.0) -> None:
     from huggingface_hub import constants, try_to_load_from_cache
 
     repository, filename = hub_file(name)
-    if isinstance(try_to_load_from_cache(repository, filename), str) or constants.HF_HUB_OFFLINE:
-        return  # cached; or offline mode, where the hub client fails at once with its own message
+    if isinstance(try_to_load_from_cache(repository, filename), str):
+        return
+    fetch = (
+        f"Without internet: train from scratch with backbone.pretrained=false, or fetch {filename} from "
+        f"{constants.ENDPOINT}/{repository} on another machine and pass backbone.weights=/path/to/{filename}."
+    )
+    if constants.HF_HUB_OFFLINE:  # the hub client would say only that it is offline, not what to fetch
+        raise WeightsError(
+            f"HF_HUB_OFFLINE is set and the pretrained {name} weights are not in the local cache "
+            f"({constants.HF_HUB_CACHE}). {fetch}"
+        )
     endpoint = urllib.parse.urlsplit(constants.ENDPOINT)
     proxy = urllib.request.getproxies().get(endpoint.scheme)
     if proxy and not urllib.request.proxy_bypass(endpoint.hostname or ""):
@@ -104,10 +113,7 @@ def check_hub_reachable(name: str, timeout: float = 3.0) -> None:
     except OSError as error:
         raise WeightsError(
             f"Could not reach the Hugging Face hub ({constants.ENDPOINT}: {error}) for the pretrained {name} "
-            f"weights, and they are not in the local cache ({constants.HF_HUB_CACHE}). Without internet: train from "
-            f"scratch with backbone.pretrained=false, or fetch {filename} from "
-            f"{constants.ENDPOINT}/{repository} on another machine and pass "
-            f"backbone.weights=/path/to/{filename}."
+            f"weights, and they are not in the local cache ({constants.HF_HUB_CACHE}). {fetch}"
         ) from error
 
 

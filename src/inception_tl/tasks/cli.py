@@ -10,6 +10,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig
+from omegaconf.errors import MissingMandatoryValue
 
 from inception_tl.errors import ConfigError, InceptionTLError
 
@@ -34,6 +35,9 @@ def run_or_exit(entry: Callable[[DictConfig], T], cfg: DictConfig) -> T:
         return entry(cfg)
     except InceptionTLError as error:
         print(f"\nError: {error}", file=sys.stderr)
+        sys.exit(1)
+    except MissingMandatoryValue as error:  # a `???` in the config that the command line did not set
+        print(f"\nError: {error.full_key} is not set: add {error.full_key}=VALUE to the command.", file=sys.stderr)
         sys.exit(1)
     except SIGTERMException:
         sys.exit(143)  # the shell's code for "terminated by SIGTERM"

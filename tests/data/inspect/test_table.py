@@ -87,7 +87,7 @@ def test_other_column_names_and_a_missing_column_are_said(tree, tmp_path):
     assert table_datamodule(renamed, tree, columns=columns).samples == make_datamodule(tree).samples
     with pytest.raises(DataError, match=r"has no column 'path' or 'label' \(its columns: \['file', 'class', 'split'\]"):
         table_datamodule(renamed, tree)
-    with pytest.raises(DataError, match=r"labels\.csv does not exist: set data\.csv"):
+    with pytest.raises(DataError, match=r"labels\.csv does not exist: set it to the CSV"):
         table_datamodule(tmp_path / "labels.csv", tree)
 
 

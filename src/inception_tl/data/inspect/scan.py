@@ -133,8 +133,11 @@ def examples(paths: list[str]) -> str:
 def raise_for_problems(scan: ImageScan, on_bad_image: BadImagePolicy, hint: str = "") -> None:
     """One DataError naming every layout problem and (unless skipping) every unreadable image; `hint` ends
     it (where a table's relative paths start, say)."""
+    bad_images = scan.bad_images and on_bad_image is BadImagePolicy.error
+    if len(scan.problems) == 1 and not bad_images:  # one problem: one line, as the user reads it
+        raise DataError(scan.problems[0])
     lines = [f"- {problem}" for problem in scan.problems]
-    if scan.bad_images and on_bad_image is BadImagePolicy.error:
+    if bad_images:
         lines.append(f"- {len(scan.bad_images)} image file(s) cannot be read:")
         lines.extend(f"    {bad.path}: {bad.reason}" for bad in scan.bad_images)
         lines.append(

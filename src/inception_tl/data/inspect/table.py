@@ -37,10 +37,7 @@ def row_labels(cell: str, multi_label: bool, separator: str) -> list[str]:
 
 
 def read_rows(table: Path, columns: TableColumns, listing: Listing) -> list[tuple[int, dict[str, str]]]:
-    """(line, row) for each data row; a missing file or missing columns become problems (and no rows)."""
-    if not table.is_file():
-        listing.problems.append(f"{table} does not exist: set data.csv to the CSV of image paths and labels.")
-        return []
+    """(line, row) for each data row; missing columns become a problem (and no rows)."""
     with open(table, newline="", encoding="utf-8-sig") as handle:  # -sig: a spreadsheet's byte-order mark
         reader = csv.DictReader(handle)
         header = [name.strip() for name in reader.fieldnames or []]
@@ -70,10 +67,13 @@ def list_table(table: Path, images: Path, columns: TableColumns, multi_label: bo
     empty_path, empty_label, unknown_split = [], [], defaultdict(list)
     first_line: dict[str, int] = {}
     repeated: list[str] = []
+    separated: list[int] = []  # single-label cells that hold the separator: probably several labels
     entries: dict[str, list[tuple[str, list[str]]]] = defaultdict(list)
     for line, row in rows:
         cell = row.get(columns.path, "").strip()
         names = row_labels(row.get(columns.label, ""), multi_label, separator)
+        if not multi_label and separator and separator in row.get(columns.label, ""):
+            separated.append(line)
         split = (row.get(columns.split, "").strip() or "train").lower()
         if not cell:
             empty_path.append(line)
@@ -98,6 +98,13 @@ def list_table(table: Path, images: Path, columns: TableColumns, multi_label: bo
         listing.problems.append(
             f"{table}: split {split!r} on line(s) {lines_text(lines)} is none of train, val, test "
             f"(column {columns.split!r}; an empty cell means train)."
+        )
+    if separated:
+        example = next(row.get(columns.label, "") for line, row in rows if line == separated[0])
+        listing.problems.append(
+            f"{table}: the label cells on line(s) {lines_text(separated)} hold the separator {separator!r} (line "
+            f"{separated[0]}: {example.strip()!r}): set data.multi_label=true to read them as several labels each, "
+            f"or data.label_separator to another character if {separator!r} belongs to the class names."
         )
     if repeated:
         listing.problems.append(f"{table}: an image is listed twice: {'; '.join(repeated[:LINES_SHOWN])}.")

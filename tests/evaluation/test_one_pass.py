@@ -11,6 +11,7 @@ import torch
 import inception_tl.data.store.cache as cache
 from inception_tl.tasks.evaluate import evaluate
 from inception_tl.tasks.train import run
+from inception_tl.training.checkpoints import EVALUATION_KEYS
 from tests.helpers import compose_config, write_image_tree
 
 
@@ -53,7 +54,8 @@ def test_training_and_eval_score_each_test_image_once_and_report_that_pass(tmp_p
     decoded.clear()
     eval_dir = tmp_path / "eval"
     checkpoint = run_dir / "checkpoints" / "best.ckpt"
-    assert "current_model_state" in torch.load(checkpoint, weights_only=True)  # the average, the trained weights beside
+    # The average alone: EMA's copy of the trained weights and the optimizer's state are last.ckpt's, for resuming.
+    assert sorted(torch.load(checkpoint, weights_only=True)) == sorted(EVALUATION_KEYS)
     evaluated = evaluate(compose_config([f"ckpt_path={checkpoint}", "figures=false"], eval_dir, config_name="eval"))
     assert {path: decoded[path] for path in test_images} == dict.fromkeys(test_images, 1)
     assert {key: evaluated[key] for key in metrics if key.startswith("test/")} == {

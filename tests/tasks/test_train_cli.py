@@ -93,6 +93,20 @@ def test_the_checkpoint_carries_class_names_and_preprocessing(quickstart_run):
     assert hparams["backbone"]["name"] == "inception_v3"
 
 
+def test_best_ckpt_holds_what_evaluation_reads_and_last_ckpt_what_resuming_needs(quickstart_run, tmp_path):
+    """best.ckpt is for eval, predict and export (they read it in the tests below): no optimizer state, under
+    110 MB for the quickstart's Inception-v3 (262 MB with it); resuming from it says to take last.ckpt."""
+    run_dir, _, _ = quickstart_run
+    best, last = run_dir / "checkpoints" / "best.ckpt", run_dir / "checkpoints" / "last.ckpt"
+    assert best.stat().st_size < 110e6
+    assert "optimizer_states" not in torch.load(best, map_location="cpu", weights_only=True)
+    assert "optimizer_states" in torch.load(last, map_location="cpu", weights_only=True, mmap=True)
+    result = run_entry_point("train.py", *SMALL_QUICKSTART, f"ckpt_path={best}", f"hydra.run.dir={tmp_path}")
+    assert result.returncode == 1
+    assert "resume from the run's checkpoints/last.ckpt, or ckpt_path=last" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_quickstart_writes_a_report_that_agrees_with_its_metrics(quickstart_run):
     run_dir, _, result = quickstart_run
     report = run_dir / "report"

@@ -25,11 +25,12 @@ from inception_tl.training.callbacks.compile_time import CompileTimeReport
 from inception_tl.training.callbacks.history import EpochHistory
 from inception_tl.training.callbacks.predictions import PredictionCollector
 from inception_tl.training.checkpoints import (
+    check_resumable,
     check_same_backbone,
     check_same_classes,
-    checkpoint_hyperparameters,
+    finish_best_checkpoint,
+    read_checkpoint,
     resolve_checkpoint,
-    update_hyperparameters,
 )
 from inception_tl.training.compilation import compile_model
 from inception_tl.training.loggers import finish_wandb_runs
@@ -110,7 +111,10 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     ckpt_path = resolve_checkpoint(cfg.ckpt_path, output_dir)
     if ckpt_path is not None:
         console.print(f"Resuming from [bold]{ckpt_path}[/bold]")
-        saved = checkpoint_hyperparameters(ckpt_path)
+        checkpoint = read_checkpoint(ckpt_path)
+        check_resumable(checkpoint, ckpt_path)
+        saved = dict(checkpoint["hyper_parameters"])
+        del checkpoint
         check_same_backbone(saved, cfg.backbone.name, ckpt_path)
     datamodule: ImageDataModule = instantiate(cfg.data, backbone=cfg.backbone.name)
     report = datamodule.setup_data()  # every data problem is reported before the model is built
@@ -155,9 +159,10 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         if trainer.is_global_zero:
             if metrics["best_checkpoint"]:  # eval.py, predict.py and export take them from there
                 if model.multi_label:
-                    update_hyperparameters(metrics["best_checkpoint"], thresholds=model.thresholds)
-                elif calibrate:
-                    update_hyperparameters(metrics["best_checkpoint"], temperature=model.temperature)
+                    fitted = {"thresholds": model.thresholds}
+                else:
+                    fitted = {"temperature": model.temperature} if calibrate else {}
+                finish_best_checkpoint(metrics["best_checkpoint"], **fitted)
             split = "test" if datamodule.has_test else "val"
             write_outputs(output_dir, metrics, predictions, split, history, trainer.loggers, cfg.figures)
     finally:

@@ -64,17 +64,28 @@ def read_checkpoint(ckpt_path: str | Path | None) -> dict[str, Any]:
     return checkpoint
 
 
-def update_hyperparameters(ckpt_path: str | Path, **values: Any) -> None:
-    """Rewrite the checkpoint with these hyperparameters changed (the calibration's temperature, fitted after
-    training), atomically: a process killed meanwhile leaves the old file whole."""
+# What evaluation, prediction and export read from best.ckpt; the rest (the optimizer's moments, the schedulers,
+# the callbacks' and loops' states, EMA's copy of the trained weights) is for resuming, which last.ckpt serves.
+EVALUATION_KEYS = ("state_dict", "hyper_parameters", "epoch", "global_step", "pytorch-lightning_version")
+
+
+def finish_best_checkpoint(ckpt_path: str | Path, **values: Any) -> None:
+    """Rewrite best.ckpt with what evaluation reads and these hyperparameters set (the temperature or thresholds
+    fitted after training), atomically: a process killed meanwhile leaves the old file whole. Without the
+    optimizer's state it is about half the size (an Inception-v3: 96 MB instead of 262 MB)."""
     checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-    checkpoint["hyper_parameters"].update(values)
-    AtomicCheckpointIO().save_checkpoint(checkpoint, ckpt_path)
+    finished = {key: checkpoint[key] for key in EVALUATION_KEYS if key in checkpoint}
+    finished["hyper_parameters"].update(values)
+    AtomicCheckpointIO().save_checkpoint(finished, ckpt_path)
 
 
-def checkpoint_hyperparameters(ckpt_path: str) -> dict[str, Any]:
-    """The hyperparameters a training run saved in `ckpt_path`, read without building anything."""
-    return dict(read_checkpoint(ckpt_path)["hyper_parameters"])
+def check_resumable(checkpoint: dict[str, Any], ckpt_path: str) -> None:
+    """A checkpoint for evaluation (best.ckpt) has no optimizer state: say to resume from last.ckpt instead."""
+    if "optimizer_states" not in checkpoint:
+        raise ConfigError(
+            f"ckpt_path={ckpt_path} holds the weights for evaluation and export only (best.ckpt keeps no optimizer "
+            "state); resume from the run's checkpoints/last.ckpt, or ckpt_path=last."
+        )
 
 
 def resolve_checkpoint(ckpt_path: str | None, output_dir: Path) -> str | None:

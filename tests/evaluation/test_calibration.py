@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from inception_tl.evaluation.calibration import fit_temperature, negative_log_likelihood, rescaled
+from inception_tl.evaluation.calibration import bound_warning, fit_temperature, negative_log_likelihood, rescaled
 from inception_tl.evaluation.predictions import Predictions
 from inception_tl.evaluation.report import reliability
 from tests.helpers import classifier
@@ -63,3 +63,17 @@ def test_the_temperature_stays_in_its_range(value):
     probabilities, labels = overconfident(50)
     temperature = fit_temperature(rescaled(probabilities, value), labels)
     assert 0.05 <= temperature <= 20
+
+
+def test_a_fit_at_a_bound_is_said_with_what_it_means():
+    """A model whose confidence says nothing (its mistakes as confident as its hits) drives T to the upper bound;
+    one right on every image towards the lower one. Either is worth a word; a fit inside the range is not."""
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 60)
+    chance = torch.softmax(torch.from_numpy(5 * rng.normal(0, 1, (60, 3))), dim=1).numpy()  # ignores the labels
+    upper = fit_temperature(chance, labels)
+    assert upper == pytest.approx(20, rel=1e-3)
+    assert "upper bound (T = 20): on the 60 validation images" in bound_warning(upper, 60)
+    assert "right on all 60 validation images" in bound_warning(0.05, 60)
+    probabilities, labels = overconfident()
+    assert bound_warning(fit_temperature(probabilities, labels), 600) is None

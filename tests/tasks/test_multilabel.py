@@ -69,7 +69,12 @@ def test_thresholds_come_from_validation_and_eval_reproduces_the_run(trained, tm
     assert saved["thresholds"] == metrics["thresholds"]
     assert len(set(saved["thresholds"])) > 1  # chosen per label, not the default 0.5 for all
     # The validation split: the thresholds' own (test_train_cli has eval.py reproduce a run's test split too).
-    run_script("eval.py", f"ckpt_path={best}", "split=val", f"hydra.run.dir={tmp_path / 'val'}")
+    result = run_script("eval.py", f"ckpt_path={best}", "split=val", f"hydra.run.dir={tmp_path / 'val'}")
+    # A multi-label model is decided by its thresholds, not temperature-scaled: the console says which.
+    chosen = ", ".join(f"{name} {value:.3f}" for name, value in zip(SHAPES, saved["thresholds"], strict=True))
+    assert f"Thresholds (chosen on validation): {chosen}" in result.stdout
+    assert "temperature" not in result.stdout
+    assert "temperature" not in metrics
     evaluated = json.loads((tmp_path / "val" / "metrics.json").read_text())
     keys = [key for key in metrics if key.startswith("val/")]
     assert len(keys) >= 8
@@ -100,8 +105,9 @@ def test_predict_and_the_onnx_export_give_the_runs_label_sets(trained, tmp_path)
     predicted = read_csv(output)
     assert [row["predicted"] for row in predicted] == [row["predicted"] for row in reference]
 
-    run_script("export.py", f"ckpt_path={best}", "format=onnx", f"output_dir={tmp_path / 'onnx'}",
-               f"hydra.run.dir={tmp_path / 'export'}")  # fmt: skip
+    exported = run_script("export.py", f"ckpt_path={best}", "format=onnx", f"output_dir={tmp_path / 'onnx'}",
+                          f"hydra.run.dir={tmp_path / 'export'}")  # fmt: skip
+    assert len((exported.stdout + exported.stderr).strip().splitlines()) == 1  # "Wrote ...": the exporters are quiet
     card = json.loads((tmp_path / "onnx" / "model.json").read_text())
     assert card["multi_label"] is True
     assert card["thresholds"] == metrics["thresholds"]

@@ -6,6 +6,7 @@ quickstart takes minutes, its figures are in the README), stopped by SIGTERM mid
 import csv
 import json
 import shutil
+import warnings
 
 import numpy as np
 import pytest
@@ -62,6 +63,25 @@ def test_sigterm_mid_epoch_saves_a_checkpoint_that_ckpt_path_last_resumes_to_the
     assert f"Resuming from {saved}" in resumed.stdout.replace("\n", "")
     final = torch.load(runs / "resumed" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert (final["epoch"], final["global_step"]) == (3, 44)  # finished all 4 epochs
+
+
+def test_the_console_says_what_will_run_in_a_few_lines_before_the_first_epoch(interrupted_and_resumed):
+    _, interrupted, _ = interrupted_and_resumed
+    printed = interrupted.stdout + interrupted.stderr
+    before = printed[: printed.index("Epoch 0: the whole network trains")].splitlines()
+    assert len(before) <= 40, "\n".join(before)
+    for said in (
+        "Training on 2 classes (single-label): 180 train / 20 val / 100 test images",
+        "Model: inception_v3",
+        "Schedule: full",
+        "Levers: none; after training: temperature",
+        "Run directory:",
+        "config.yaml",
+    ):
+        assert said in printed, said
+    # The resolved config is in config.yaml, Lightning's tips and model summary are gone, and no warning is printed.
+    for unsaid in ("optimized_metric:", "Tip:", "GPU available", "Trainable params", "Seed set", "Warning"):
+        assert unsaid not in printed, unsaid
 
 
 def test_quickstart_learns_and_writes_its_outputs(quickstart_run):
@@ -196,13 +216,19 @@ def test_export_reproduces_the_runs_calibrated_test_probabilities(quickstart_run
     from inception_tl.data.preprocessing import eval_transform
 
     run_dir, _, _ = quickstart_run
-    run_script(
-        "export.py",
-        f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}",
-        "format=torchscript",
-        f"output_dir={tmp_path}",
-        f"hydra.run.dir={tmp_path / 'run'}",
-    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = run_script(
+            "export.py",
+            f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}",
+            "format=torchscript",
+            f"output_dir={tmp_path}",
+            f"hydra.run.dir={tmp_path / 'run'}",
+        )
+    # Quiet unless verbose=true: one line, and none of torch.jit's deprecation warnings.
+    wrote = f"Wrote {tmp_path / 'model.torchscript.pt'} and {tmp_path / 'model.json'}"
+    assert result.stdout.strip().splitlines() == [wrote]
+    assert not [warning for warning in caught if "torch.jit" in str(warning.message)]
     card = json.loads((tmp_path / "model.json").read_text())
     assert card["class_names"] == CLASSES
     # The run's calibration travels with the checkpoint into the export (and the run's report used it too).

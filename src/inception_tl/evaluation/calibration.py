@@ -47,3 +47,22 @@ def fit_temperature(probabilities: np.ndarray, labels: np.ndarray) -> float:
 
     optimizer.step(closure)
     return float(np.exp(np.clip(scale.item(), *np.log(LIMITS))))
+
+
+def bound_warning(temperature: float, images: int) -> str | None:
+    """What it means when the fit stops at a bound of LIMITS (None when it does not)."""
+    if not np.isclose(temperature, LIMITS, rtol=1e-3).any():
+        return None
+    keep_raw = "calibration=none keeps the raw probabilities."
+    if temperature > 1:
+        return (
+            f"The temperature fit stopped at its upper bound (T = {LIMITS[1]:g}): on the {images} validation images "
+            "the model's confidence says nothing about whether it is right, so its calibrated probabilities are "
+            "close to uniform. The model is near chance, or the validation split is too small to calibrate on: "
+            f"train longer, or validate on more images (data.val_split); {keep_raw}"
+        )
+    return (
+        f"The temperature fit stopped at its lower bound (T = {LIMITS[0]:g}): the model is right on all {images} "
+        "validation images, so calibration sharpens its probabilities as far as allowed; a larger validation split "
+        f"(data.val_split), with some mistakes in it, calibrates better; {keep_raw}"
+    )

@@ -8,7 +8,7 @@ import lightning as L
 import numpy as np
 
 from inception_tl.data import ImageDataModule
-from inception_tl.evaluation.calibration import fit_temperature
+from inception_tl.evaluation.calibration import bound_warning, fit_temperature
 from inception_tl.evaluation.predictions import Predictions
 from inception_tl.evaluation.thresholds import choose_thresholds
 from inception_tl.evaluation.writer import confusion_counts, console
@@ -29,16 +29,25 @@ def evaluate_split(
     datamodule: ImageDataModule,
     collector: PredictionCollector,
     split: str,
+    again: bool = False,
 ) -> tuple[dict[str, Any], Predictions]:
-    """The metrics of one pass over `split` and every image's prediction from that same pass.
+    """The metrics of one pass over `split` and every image's prediction from that same pass (`again`: a repeat
+    with the calibration or thresholds just fitted, shown without a progress bar).
 
     The pass runs where the Trainer runs the model (the GPU, under the run's precision); the report
     never needs the model again, so it does not matter that Lightning moves it to the CPU afterwards.
     """
     step = trainer.test if split == "test" else trainer.validate
     metrics: dict[str, Any] = {}
-    for result in step(model, datamodule=datamodule, verbose=False):
-        metrics.update({key: float(value) for key, value in result.items()})
+    bar = trainer.progress_bar_callback
+    if again and bar is not None:  # one bar per pass the user asked for: the repeat with the fitted values is ours
+        bar.disable()
+    try:
+        for result in step(model, datamodule=datamodule, verbose=False):
+            metrics.update({key: float(value) for key, value in result.items()})
+    finally:
+        if again and bar is not None:
+            bar.enable()
     paths = [path for path, _ in datamodule.samples[split]]
     if limits_passes(trainer, split):  # a debug run: the metrics and report cover the images scored
         probabilities, labels, indices = collector.scored(split)
@@ -77,16 +86,20 @@ def evaluate_best(
     metrics, predictions = evaluate_split(trainer, model, datamodule, collector, "val")
     if model.multi_label:  # each label's threshold from validation; the metrics then use them
         model.set_thresholds(choose_thresholds(predictions.probabilities, predictions.labels))
-        metrics, predictions = evaluate_split(trainer, model, datamodule, collector, "val")
+        metrics, predictions = evaluate_split(trainer, model, datamodule, collector, "val", again=True)
     elif calibrate:
         model.set_temperature(fit_temperature(predictions.probabilities, predictions.labels))
-        metrics, predictions = evaluate_split(trainer, model, datamodule, collector, "val")
+        warning = bound_warning(model.temperature, len(predictions.labels))
+        if warning and trainer.is_global_zero:
+            console.print(f"[yellow]{warning}[/yellow]")
+        metrics, predictions = evaluate_split(trainer, model, datamodule, collector, "val", again=True)
     if datamodule.has_test:
         test_metrics, predictions = evaluate_split(trainer, model, datamodule, collector, "test")
         metrics.update(test_metrics)
     metrics["class_names"] = model.class_names
-    metrics["temperature"] = model.temperature
-    if model.multi_label:
+    if model.multi_label:  # decided by each label's threshold; not temperature-scaled
         metrics["thresholds"] = model.thresholds
+    else:
+        metrics["temperature"] = model.temperature
     metrics["best_checkpoint"] = best or None
     return metrics, predictions

@@ -138,10 +138,14 @@ def write_report(
     predictions.to_csv(directory / "predictions.csv")
 
     drawn = draw_figures(directory, predictions, bins, uncalibrated, roc, history) if figures else {}
-    title = f"Per-class report ({split}, {len(predictions.labels)} images); ECE {bins.ece:.4f}"
+    print_per_class(rows, f"Per-class report ({split}, {len(predictions.labels)} images)")
+    calibration = f"Calibration ({split}): ECE {bins.ece:.4f}, NLL {summary['nll']:.4f}"
     if uncalibrated is not None:
-        title += f" ({uncalibrated.ece:.4f} before temperature scaling, T = {temperature:.3g})"
-    print_per_class(rows, title)
+        calibration += (
+            f" (before temperature scaling: ECE {uncalibrated.ece:.4f}, NLL {summary['nll_uncalibrated']:.4f};"
+            f" T = {temperature:.3g})"
+        )
+    console.print(calibration)
     log_report(loggers, drawn, predictions, prefix=split)
     return summary
 
@@ -195,6 +199,10 @@ def print_metrics(metrics: dict[str, Any]) -> None:
         if isinstance(value, float):
             table.add_row(key, f"{value:.4f}")
     console.print(table)
+    if "thresholds" in metrics:  # multi-label: each label's decision threshold, chosen on validation
+        pairs = zip(metrics["class_names"], metrics["thresholds"], strict=True)
+        chosen = ", ".join(f"{name} {value:.3f}" for name, value in pairs)
+        console.print(f"Thresholds (chosen on validation): {chosen}")
 
 
 def write_outputs(

@@ -13,6 +13,7 @@ from omegaconf import DictConfig
 from omegaconf.errors import MissingMandatoryValue
 
 from inception_tl.errors import ConfigError, InceptionTLError
+from inception_tl.training.quiet import silence_known_noise
 
 T = TypeVar("T")
 
@@ -29,6 +30,7 @@ def check_search_mode() -> None:
 
 def run_or_exit(entry: Callable[[DictConfig], T], cfg: DictConfig) -> T:
     """`entry(cfg)`; an InceptionTLError is printed and exits 1, SIGTERM exits 143 (its checkpoint saved)."""
+    silence_known_noise()
     try:
         if HydraConfig.initialized():
             check_search_mode()

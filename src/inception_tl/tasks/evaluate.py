@@ -55,9 +55,10 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     try:
         metrics, predictions = evaluate_split(trainer, model, datamodule, collector, cfg.split)
         metrics["class_names"] = model.class_names
-        metrics["temperature"] = model.temperature
         if model.multi_label:
             metrics["thresholds"] = model.thresholds
+        else:
+            metrics["temperature"] = model.temperature
         metrics["checkpoint"] = str(Path(cfg.ckpt_path).resolve())
         if trainer.is_global_zero:
             output_dir.mkdir(parents=True, exist_ok=True)

@@ -10,8 +10,12 @@ Each BatchNorm is folded into its convolution first (models/batchnorm_folding.py
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+import logging
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,8 +84,30 @@ def model_card(classifier: ImageClassifier, format_: str) -> dict[str, Any]:
     return card
 
 
-def export_classifier(classifier: ImageClassifier, format_: str, directory: Path) -> Path:
-    """Write the model in `format_` and `model.json` into `directory`; returns the model file."""
+@contextlib.contextmanager
+def exporters_quiet(verbose: bool) -> Iterator[None]:
+    """Without `verbose`, the exporters' progress: onnxscript's and onnx_ir's INFO log lines (Hydra's logging sends
+    INFO to the console) and torch's deprecation warnings for torch.jit (TorchScript still loads in C++ without
+    Python; the warning is about torch's plans, not this model)."""
+    if verbose:
+        yield
+        return
+    loggers = [logging.getLogger(name) for name in ("onnxscript", "onnx_ir")]
+    levels = [logger.level for logger in loggers]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated", category=FutureWarning)
+        for logger in loggers:
+            logger.setLevel(logging.WARNING)
+        try:
+            yield
+        finally:
+            for logger, level in zip(loggers, levels, strict=True):
+                logger.setLevel(level)
+
+
+def export_classifier(classifier: ImageClassifier, format_: str, directory: Path, verbose: bool = False) -> Path:
+    """Write the model in `format_` and `model.json` into `directory`; returns the model file. `verbose`: the
+    exporters' own progress lines."""
     if format_ not in FORMATS:
         raise ConfigError(f"format={format_!r}: choose one of {list(FORMATS)}.")
     directory.mkdir(parents=True, exist_ok=True)
@@ -91,23 +117,25 @@ def export_classifier(classifier: ImageClassifier, format_: str, directory: Path
     size = classifier.hparams.preprocessing["input_size"]
     example = torch.rand(2, *size)
     path = directory / FORMATS[format_]
-    if format_ == "onnx":
-        torch.onnx.export(
-            model,
-            (example,),
-            str(path),
-            input_names=["images"],
-            output_names=["probabilities"],
-            dynamic_shapes=({0: torch.export.Dim("batch")},),
-            dynamo=True,
-            external_data=False,
-        )
-    else:
-        # check_trace would trace a second time to compare the graphs (two thirds of the time, 10 s for
-        # Inception-ResNet-v2 on a CPU core); the network has no data-dependent branches, and the traced
-        # model's numbers are what tests/test_export.py checks, on another batch size than the example's.
-        with torch.no_grad():
-            torch.jit.trace(model, example, check_trace=False).save(str(path))
+    with exporters_quiet(verbose):
+        if format_ == "onnx":
+            torch.onnx.export(
+                model,
+                (example,),
+                str(path),
+                input_names=["images"],
+                output_names=["probabilities"],
+                dynamic_shapes=({0: torch.export.Dim("batch")},),
+                dynamo=True,
+                external_data=False,
+                verbose=verbose,
+            )
+        else:
+            # check_trace would trace a second time to compare the graphs (two thirds of the time, 10 s for
+            # Inception-ResNet-v2 on a CPU core); the network has no data-dependent branches, and the traced
+            # model's numbers are what tests/test_export.py checks, on another batch size than the example's.
+            with torch.no_grad():
+                torch.jit.trace(model, example, check_trace=False).save(str(path))
     (directory / "model.json").write_text(json.dumps(model_card(classifier, format_), indent=2))
     return path
 
@@ -115,6 +143,6 @@ def export_classifier(classifier: ImageClassifier, format_: str, directory: Path
 def export(cfg: DictConfig) -> Path:
     classifier = load_classifier(cfg.ckpt_path)
     directory = Path(cfg.output_dir) if cfg.output_dir else Path(cfg.paths.output_dir)
-    path = export_classifier(classifier, cfg.format, directory)
+    path = export_classifier(classifier, cfg.format, directory, verbose=cfg.verbose)
     console.print(f"Wrote {path} and {directory / 'model.json'}")
     return path

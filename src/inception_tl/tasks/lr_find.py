@@ -62,7 +62,7 @@ def ready_command(rate: float) -> str:
 def lr_find(cfg: DictConfig) -> dict[str, Any]:
     """Sweep, write lr_find.csv and lr_find.png into the run directory, print the suggestion and its command."""
     output_dir = Path(cfg.paths.output_dir)
-    L.seed_everything(cfg.seed, workers=True)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
     settings = cfg.lr_find
     with open_dict(cfg):
         cfg.finetune = OmegaConf.create(phase_finetune(config_values(cfg.finetune), settings.phase))

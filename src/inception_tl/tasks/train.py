@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 from lightning.pytorch.callbacks import Callback
 from omegaconf import DictConfig, OmegaConf
-from rich.syntax import Syntax
-from rich.table import Table
 
 from inception_tl.config.instantiate import config_values, instantiate
-from inception_tl.data import DataReport, ImageDataModule
+from inception_tl.data import ImageDataModule
 from inception_tl.errors import ConfigError
 from inception_tl.evaluation.passes import evaluate_best
 from inception_tl.evaluation.writer import console, write_outputs
@@ -21,6 +18,7 @@ from inception_tl.finetune import FinetuneConfig
 from inception_tl.models import ImageClassifier
 from inception_tl.models.loss import class_weights, describe_weights, positive_weights
 from inception_tl.tasks.run_identity import wandb_run_identity
+from inception_tl.tasks.summary import print_run_summary
 from inception_tl.training.callbacks.compile_time import CompileTimeReport
 from inception_tl.training.callbacks.history import EpochHistory
 from inception_tl.training.callbacks.predictions import PredictionCollector
@@ -64,21 +62,6 @@ def build_model(cfg: DictConfig, datamodule: ImageDataModule) -> ImageClassifier
     ).set_channels_last(cfg.channels_last)
 
 
-def print_report(report: DataReport) -> None:
-    """Images per class and split, then every warning, as the run starts."""
-    console.print(f"Data: [bold]{report.root}[/bold]")
-    counts = report.counts
-    table = Table(title="Images per class")
-    table.add_column("class")
-    for split in counts:
-        table.add_column(split, justify="right")
-    for name in report.class_names:
-        table.add_row(name, *(str(counts[split][name]) for split in counts))
-    console.print(table)
-    for note in report.notes:
-        console.print(f"[yellow]{note}[/yellow]")
-
-
 def search_pruning(cfg: DictConfig) -> Callback | None:
     """The pruning link to an Optuna trial, in a job of `train.py -m hparams_search=...` (None otherwise)."""
     search = cfg.get("search")
@@ -94,11 +77,7 @@ def search_pruning(cfg: DictConfig) -> Callback | None:
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Train and evaluate as configured; returns the metrics also written to `metrics.json`."""
     output_dir = Path(cfg.paths.output_dir)
-    L.seed_everything(cfg.seed, workers=True)
-    # Frozen BatchNorm layers are in eval mode on purpose (see inception_tl.training.callbacks.freeze_schedule).
-    warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode at the start of training")
-    # ImageDataModule.state_dict records the position in the epoch; Lightning only looks at the DataLoader.
-    warnings.filterwarnings("ignore", message=r"You're resuming from a checkpoint that ended before the epoch ended")
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
 
     FinetuneConfig.from_mapping(config_values(cfg.get("finetune"))).check_for_backbone(
         cfg.backbone.name, config_values(cfg.backbone.get("model_kwargs"))
@@ -133,11 +112,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
     if trainer.is_global_zero:
         output_dir.mkdir(parents=True, exist_ok=True)
-        resolved = OmegaConf.to_yaml(cfg, resolve=True)
-        (output_dir / "config.yaml").write_text(resolved)
-        console.print(Syntax(resolved, "yaml", theme="ansi_dark"))
-        console.print(f"Run directory: [bold]{output_dir}[/bold]")
-        print_report(report)
+        (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+        print_run_summary(cfg, model, report, trainer, output_dir, datamodule.augment)
         report.write(output_dir)
         if model.hparams.class_weights is not None:
             setting = cfg.loss.class_weights

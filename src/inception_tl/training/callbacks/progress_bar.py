@@ -35,4 +35,6 @@ class IntervalProgressBar(RichProgressBar):
         super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
 
     def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
-        return {**super().get_metrics(trainer, pl_module), **self._loss}
+        metrics = {**super().get_metrics(trainer, pl_module), **self._loss}
+        metrics.pop("v_num", None)  # the logger's version number: the run folder names the run
+        return metrics

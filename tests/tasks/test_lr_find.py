@@ -12,13 +12,17 @@ from inception_tl.tasks.train import build_model
 from tests.helpers import compose_config, write_image_tree
 
 
-def test_every_group_keeps_its_ratio_to_the_heads_rate_at_every_step(tmp_path):
+def test_every_group_keeps_its_ratio_to_the_heads_rate_at_every_step(tmp_path, capsys):
     root = write_image_tree(tmp_path / "images", {"train": {"a": 10, "b": 10}})
     overrides = ["data=imagefolder", f"data.root={root}", "data.image_size=75", "data.batch_size=4"]
     overrides += ["data.num_workers=0", f"paths.data_dir={tmp_path / 'cache'}", "backbone.pretrained=false"]
     overrides += ["trainer=cpu", "finetune=gradual", "lr_find.phase=full", "lr_find.steps=6", "lr_find.start=1e-4"]
     cfg = compose_config(overrides, tmp_path / "run", config_name="lr_find")
     result = lr_find(cfg)
+    printed = capsys.readouterr().out
+    assert "Range test" in printed
+    assert "6/6 steps" in printed  # its bar counts steps, not epochs (Lightning's said "Epoch 8/-2")
+    assert "Epoch" not in printed
 
     rates = result["rates"]
     assert len(rates) == len(result["losses"]) == 6

@@ -32,9 +32,12 @@ def folder(tmp_path):
     return root / "photos"
 
 
-def test_a_folder_gives_every_image_file_recursively_in_order(folder):
-    names = [p.relative_to(folder).as_posix() for p in find_images(folder)]
+def test_a_folder_gives_every_image_file_recursively_in_order_and_the_others_to_say(folder):
+    (folder / ".DS_Store").write_bytes(b"hidden: neither")
+    images, others = find_images(folder)
+    names = [p.relative_to(folder).as_posix() for p in images]
     assert names == ["x/broken.jpg", "x/x-000.png", "x/x-001.png", "x/x-002.png", "y/y-000.png", "y/y-001.png"]
+    assert others == [folder / "readme.txt"]
 
 
 def test_missing_input_and_empty_folders_are_clear_errors(tmp_path):
@@ -45,7 +48,7 @@ def test_missing_input_and_empty_folders_are_clear_errors(tmp_path):
 
 
 def test_unreadable_files_are_named_and_the_rest_classified(model, folder):
-    paths = find_images(folder)
+    paths, _ = find_images(folder)
     result = classify(model, paths, batch_size=4)
     assert set(result.failures) == {0}
     assert "broken.jpg" in result.failures[0]
@@ -55,7 +58,7 @@ def test_unreadable_files_are_named_and_the_rest_classified(model, folder):
 
 
 def test_flip_tta_is_the_mean_of_the_image_and_its_mirror(model, folder):
-    paths = find_images(folder)[1:3]
+    paths = find_images(folder)[0][1:3]
     plain = classify(model, paths)
     tta = classify(model, paths, tta=True)
     images = torch.stack([eval_transform(model.hparams.preprocessing)(load_rgb(str(p))) for p in paths])

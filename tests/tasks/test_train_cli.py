@@ -183,6 +183,7 @@ def test_predict_classifies_a_folder_with_the_checkpoint_alone(quickstart_run, t
     for index, row in enumerate(reference):
         shutil.copy(row["path"], photos / f"{index:02d}.png")
     (photos / "corrupt.png").write_bytes(b"\x89PNG but not really")
+    (photos / "notes.txt").write_text("a file that is no image")
     output = tmp_path / "preds.csv"
     result = run_script(
         "predict.py",
@@ -198,6 +199,11 @@ def test_predict_classifies_a_folder_with_the_checkpoint_alone(quickstart_run, t
     assert broken["path"].endswith("corrupt.png")
     assert broken["predicted"] == ""
     assert "corrupt.png" in result.stderr
+    # The console: each file's class (up to 20 files), then what was skipped, the non-image file included.
+    for index, row in enumerate(rows[: len(reference)]):
+        assert f"{photos / f'{index:02d}.png'}: {row['predicted']} ({float(row['probability']):.3f})" in result.stderr
+    assert f"Skipped {photos / 'notes.txt'}: not an image (by its extension" in result.stderr
+    assert "Classified 9 of 10 image files; unreadable: 1; not images: 1." in result.stderr
     names = CLASSES
     predicted = [row for row in rows if not row["error"]]
     for row, expected in zip(predicted, reference, strict=True):

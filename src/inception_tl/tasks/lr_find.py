@@ -22,6 +22,7 @@ from inception_tl.tasks.train import build_model
 from inception_tl.training.callbacks import FreezeScheduleCallback
 from inception_tl.training.callbacks.lr_range_test import LearningRateRangeTest
 from inception_tl.training.callbacks.step_seed import StepSeed
+from inception_tl.training.callbacks.steps_bar import StepsBar
 from inception_tl.training.trainer import resolve_precision
 
 # What trains in each phase; "full" keeps the configured rates of the backbone's groups.
@@ -81,7 +82,8 @@ def lr_find(cfg: DictConfig) -> dict[str, Any]:
         logger=False,
         enable_checkpointing=False,
         enable_model_summary=False,
-        callbacks=[FreezeScheduleCallback(), StepSeed(cfg.seed), test],
+        enable_progress_bar=False,  # Lightning's bar counts epochs; this run is bounded by steps
+        callbacks=[FreezeScheduleCallback(), StepSeed(cfg.seed), test, StepsBar("Range test")],
     )
     with contextlib.suppress(TrainingError):  # the NaN check: a loss no longer finite ends the sweep too
         trainer.fit(model, datamodule=datamodule)

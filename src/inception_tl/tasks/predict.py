@@ -28,16 +28,22 @@ from inception_tl.training.trainer import autocast, resolve_precision
 console = Console(stderr=True, soft_wrap=True)  # long paths stay on one line, greppable in logs
 
 
-def find_images(path: Path) -> list[Path]:
-    """`path` itself, or every file with an image extension under the folder, sorted."""
+# How many files' classes predict.py prints; the CSV has every file.
+SHOWN = 20
+
+
+def find_images(path: Path) -> tuple[list[Path], list[Path]]:
+    """(`path` itself, or every file with an image extension under the folder; the other files there, which are
+    skipped and said), each sorted. Hidden files (`.DS_Store`) are neither, as in training's scan."""
     if path.is_file():
-        return [path]
+        return [path], []
     if not path.is_dir():
         raise ConfigError(f"input={str(path)!r} is neither an image file nor a folder.")
-    images = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMG_EXTENSIONS)
+    files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+    images = [p for p in files if p.suffix.lower() in IMG_EXTENSIONS]
     if not images:
         raise DataError(f"No image files ({', '.join(IMG_EXTENSIONS)}) under {path}.")
-    return images
+    return images, [p for p in files if p.suffix.lower() not in IMG_EXTENSIONS]
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,14 @@ class FilePredictions:
         assert self.thresholds is not None
         chosen = self.probabilities[index] >= np.asarray(self.thresholds)
         return [name for name, on in zip(self.class_names, chosen, strict=True) if on]
+
+    def decision(self, index: int) -> str:
+        """What the model says of file `index`: its class and probability, or its label set."""
+        if self.thresholds is not None:
+            return ";".join(self.label_set(index)) or "(no label)"
+        probabilities = self.probabilities[index]
+        best = int(probabilities.argmax())
+        return f"{self.class_names[best]} ({probabilities[best]:.3f})"
 
     def to_csv(self, path: Path) -> None:
         """One row per file, in input order; an unreadable file has its error and no prediction. Multi-label:
@@ -136,7 +150,7 @@ def resolve_device(device: str) -> torch.device:
 def predict(cfg: DictConfig) -> FilePredictions:
     """Classify `cfg.input` (a file or a folder) with `cfg.ckpt_path`; write the CSV to `cfg.output`."""
     model = load_classifier(cfg.ckpt_path).set_channels_last(cfg.channels_last).to(resolve_device(cfg.device))
-    paths = find_images(Path(cfg.input).expanduser())
+    paths, not_images = find_images(Path(cfg.input).expanduser())
     output = Path(cfg.output) if cfg.output else Path(cfg.paths.output_dir) / "predictions.csv"
     result = predict_files(
         model,
@@ -151,8 +165,22 @@ def predict(cfg: DictConfig) -> FilePredictions:
     )
     output.parent.mkdir(parents=True, exist_ok=True)
     result.to_csv(output)
-    for index, error in sorted(result.failures.items()):
-        console.print(f"[yellow]Skipped[/yellow] {paths[index]}: {error}")
-    readable = len(paths) - len(result.failures)
-    console.print(f"Classified {readable} of {len(paths)} files; unreadable: {len(result.failures)}. Wrote {output}")
+    print_predictions(result, not_images, output)
     return result
+
+
+def print_predictions(result: FilePredictions, not_images: Sequence[Path], output: Path) -> None:
+    """The decisions of the first SHOWN files, then every file skipped and why, then the counts."""
+    classified = sorted(result.probabilities)
+    for index in classified[:SHOWN]:
+        console.print(f"{result.paths[index]}: [bold]{result.decision(index)}[/bold]")
+    if len(classified) > SHOWN:
+        console.print(f"... and {len(classified) - SHOWN} more in {output}")
+    for index, error in sorted(result.failures.items()):
+        console.print(f"[yellow]Skipped[/yellow] {result.paths[index]}: {error}")
+    for path in not_images:
+        console.print(f"[yellow]Skipped[/yellow] {path}: not an image (by its extension: {', '.join(IMG_EXTENSIONS)})")
+    console.print(
+        f"Classified {len(classified)} of {len(result.paths)} image files; unreadable: {len(result.failures)}; "
+        f"not images: {len(not_images)}. Wrote {output}"
+    )

@@ -9,6 +9,7 @@ from inception_tl.training.callbacks.interrupt import SaveOnInterrupt
 from inception_tl.training.callbacks.predictions import PredictionCollector
 from inception_tl.training.callbacks.progress_bar import IntervalProgressBar
 from inception_tl.training.callbacks.step_seed import StepSeed
+from inception_tl.training.callbacks.steps_bar import StepsBar
 
 __all__ = [
     "CompileTimeReport",
@@ -20,4 +21,5 @@ __all__ = [
     "PredictionCollector",
     "SaveOnInterrupt",
     "StepSeed",
+    "StepsBar",
 ]

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from inception_tl.errors import ConfigError
-from inception_tl.tasks.export import ExportableClassifier, export_classifier
+from inception_tl.tasks.export import ExportableClassifier, export_classifier, model_card
 from tests.helpers import calibrated_classifier
 
 BACKBONES = ["inception_v3", "inception_v4", "inception_resnet_v2"]
@@ -87,3 +87,22 @@ def test_exported_model_matches_pytorch(backbone, format_, tmp_path):
 def test_an_unknown_format_lists_the_choices(tmp_path):
     with pytest.raises(ConfigError, match="torchscript"):
         export_classifier(classifier_for("inception_v3"), "tflite", tmp_path)
+
+
+@pytest.mark.parametrize(("crop_mode", "words"), [("squash", "(stretched)"), ("border", "pad the shorter side")])
+def test_model_json_says_how_the_checkpoints_crop_mode_makes_the_input(crop_mode, words):
+    classifier = classifier_for("inception_v3")
+    classifier.hparams.preprocessing = {**classifier.hparams.preprocessing, "crop_mode": crop_mode}
+    card = model_card(classifier, "onnx")
+    assert card["preprocessing"]["crop_mode"] == crop_mode
+    assert words in card["input"]
+
+
+def test_a_checkpoint_from_before_crop_modes_exports_as_center():
+    classifier = classifier_for("inception_v3")
+    classifier.hparams.preprocessing = {
+        key: value for key, value in classifier.hparams.preprocessing.items() if key != "crop_mode"
+    }
+    card = model_card(classifier, "onnx")
+    assert card["preprocessing"]["crop_mode"] == "center"
+    assert "resize the shorter side" in card["input"]

@@ -1,19 +1,22 @@
 """Settings that cannot work stop `train.run` at once, saying why and what to do, before data is read."""
 
 import re
+import subprocess
+import sys
 
 import pytest
 import torch
 
 from inception_tl.errors import ConfigError
 from inception_tl.tasks.train import run
-from tests.helpers import compose_config
+from tests.helpers import REPO, compose_config
 
 QUICK = ["experiment=quickstart", "data.source.train_per_class=4", "data.source.test_per_class=2"]
 
 
 def save_checkpoint(path, backbone: str, class_names: list[str]) -> str:
-    torch.save({"hyper_parameters": {"backbone": {"name": backbone}, "class_names": class_names}}, path)
+    hyperparameters = {"backbone": {"name": backbone}, "class_names": class_names}
+    torch.save({"hyper_parameters": hyperparameters, "optimizer_states": []}, path)  # as a resumable last.ckpt
     return str(path)
 
 
@@ -71,3 +74,16 @@ def test_an_impossible_setting_stops_the_run_before_any_data_is_read(tmp_path, o
     with pytest.raises(ConfigError, match=re.escape(complaint)):
         run(cfg)
     assert not (tmp_path / "data").exists()  # the shapes were never generated
+
+
+def test_help_answers_without_importing_torch():
+    """`python train.py --help` lists the config groups in about a second: torch, Lightning and timm load only
+    when a run starts."""
+    command = [sys.executable, "-X", "importtime", str(REPO / "train.py"), "--help"]
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    assert "== Configuration groups ==" in result.stdout
+    assert "data: cifar10, csv, horse_human, imagefolder, shape_tags, shapes" in result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.startswith("import time")]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in lines}
+    assert "hydra" in imported
+    assert not imported & {"torch", "lightning", "timm"}

@@ -17,9 +17,17 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import II, MISSING
 
 from inception_tl.config.run_name import register_run_name
-from inception_tl.data.device.mix import MixOptions
-from inception_tl.data.inspect.table import TableColumns
-from inception_tl.data.options import BadImagePolicy, BalanceMode, CacheMode, DuplicatePolicy, VerifyMode, WorkerMode
+from inception_tl.data.options import (
+    BadImagePolicy,
+    BalanceMode,
+    CacheMode,
+    CropMode,
+    DuplicatePolicy,
+    MixOptions,
+    TableColumns,
+    VerifyMode,
+    WorkerMode,
+)
 from inception_tl.data.worker.augment import Augment
 from inception_tl.finetune.config import FinetuneConfig
 
@@ -70,6 +78,10 @@ class DataSchema:
     label_separator: str = ";"
     # null: the backbone's own input size (299).
     image_size: int | None = None
+    # How each image becomes the square input, in training and evaluation (timm's crop modes): center (the shorter
+    # side resized, the centre kept: a 2:1 image loses half), squash (stretched to a square) or border (padded to a
+    # square with the mean colour). null: the backbone's own (center). The data report warns when center would cut.
+    crop_mode: CropMode | None = None
     batch_size: int = 32
     # Loader workers: threads in the training process for images from the decoded-image cache (worker_mode
     # auto), processes when images are decoded at every access. One thread reads 2,300 to 3,500 cached 300 px

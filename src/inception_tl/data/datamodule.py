@@ -33,6 +33,7 @@ from inception_tl.data.options import (
     BadImagePolicy,
     BalanceMode,
     CacheMode,
+    CropMode,
     DuplicatePolicy,
     VerifyMode,
     WorkerMode,
@@ -70,6 +71,7 @@ class ImageDataModule(L.LightningDataModule):
         multi_label: bool,
         label_separator: str,
         image_size: int | None,
+        crop_mode: CropMode | str | None,
         batch_size: int,
         num_workers: int,
         worker_mode: WorkerMode | str,
@@ -111,7 +113,11 @@ class ImageDataModule(L.LightningDataModule):
         self.columns = TableColumns(**columns)
         self.multi_label, self.label_separator = multi_label, label_separator
         self.preprocessing = (
-            dict(preprocessing) if preprocessing is not None else resolve_preprocessing(backbone, image_size)
+            dict(preprocessing)
+            if preprocessing is not None
+            else resolve_preprocessing(
+                backbone, image_size, crop_mode and choice(CropMode, crop_mode, "data.crop_mode")
+            )
         )
         self.batch_size, self.num_workers, self.val_split, self.seed = batch_size, num_workers, val_split, seed
         self.worker_mode = choice(WorkerMode, worker_mode, "data.worker_mode")
@@ -171,10 +177,11 @@ class ImageDataModule(L.LightningDataModule):
             )
             paths = list(dict.fromkeys(path for samples in report.samples.values() for path, _ in samples))
             self._positions = {path: position for position, path in enumerate(paths)}
-            spec = StorageSpec(resize_size(self.preprocessing), self.preprocessing["interpolation"])
+            spec = StorageSpec.for_preprocessing(self.preprocessing)
             self._store, report.storage = open_store(
                 paths, spec, self.cache, self.cache_dir, self.cache_max_gb, workers, report.scan.image_sizes
             )
+            report.crop_mode = self.preprocessing.get("crop_mode", "center")
             self._report = report
         return self._report
 

@@ -1,6 +1,7 @@
 """The data options whose value is one of a few choices, each an Enum: `DataSchema` types its fields with them, so
 Hydra refuses a wrong value at start-up, naming the choices, before anything is read; and the ranges of the
-numeric ones (`check_option_ranges`).
+numeric ones (`check_option_ranges`); and the small option groups (`MixOptions`, `TableColumns`), here rather than
+beside the code that applies them so that the schemas load without torch (`train.py --help`).
 
 The values equal the names, as written in YAML (quote `"off"`: YAML reads a bare off as false), on the command
 line and in a checkpoint's `trained_on`; `choice` turns either form into the member.
@@ -8,6 +9,7 @@ line and in a checkpoint's `trained_on`; `choice` turns either form into the mem
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import Enum
 from typing import TypeVar
 
@@ -52,6 +54,14 @@ class CacheMode(Enum):
     none = "none"  # decode every image at every epoch
 
 
+class CropMode(Enum):
+    """How an image becomes the model's square input (`data.crop_mode`, timm's names and meaning)."""
+
+    center = "center"  # the shorter side to size / crop_pct, then the centre square: a wide image loses its sides
+    squash = "squash"  # both sides to size / crop_pct (stretched), then the centre: nothing lost, shapes distorted
+    border = "border"  # the longer side to size / crop_pct, ratio kept, padded with the mean colour: nothing lost
+
+
 class AugmentPolicy(Enum):
     """A policy of colour operations drawn per training image (`data.augment.policy`)."""
 
@@ -65,6 +75,30 @@ class WorkerMode(Enum):
     auto = "auto"  # threads when images come from the decoded-image cache, processes when they are decoded
     threads = "threads"  # threads in the training process: no batch crosses between processes
     processes = "processes"  # torch's DataLoader worker processes
+
+
+@dataclass
+class MixOptions:
+    """`mixup` in the config, timm's names (applied by data/device/mix.py): an alpha of 0 turns that kind off (both
+    0: no mixing)."""
+
+    mixup_alpha: float = 0.0
+    cutmix_alpha: float = 0.0
+    prob: float = 1.0
+    switch_prob: float = 0.5
+
+    @property
+    def enabled(self) -> bool:
+        return self.mixup_alpha > 0 or self.cutmix_alpha > 0
+
+
+@dataclass
+class TableColumns:
+    """The CSV's column names (`data.columns.*`; read by data/inspect/table.py)."""
+
+    path: str = "path"
+    label: str = "label"
+    split: str = "split"
 
 
 Choice = TypeVar("Choice", bound=Enum)

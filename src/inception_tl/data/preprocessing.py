@@ -32,8 +32,9 @@ def check_backbone_name(name: str) -> None:
     )
 
 
-def resolve_preprocessing(model_name: str, image_size: int | None = None) -> dict[str, Any]:
-    """timm's data config for `model_name` (mean, std, interpolation, crop_pct), optionally resized."""
+def resolve_preprocessing(model_name: str, image_size: int | None = None, crop_mode: Any = None) -> dict[str, Any]:
+    """timm's data config for `model_name` (mean, std, interpolation, crop_pct, crop_mode), optionally resized and
+    with another crop mode (`center`, `squash` or `border`)."""
     check_backbone_name(model_name)
     pretrained_cfg = timm.models.get_pretrained_cfg(model_name)
     if pretrained_cfg is None:
@@ -47,6 +48,9 @@ def resolve_preprocessing(model_name: str, image_size: int | None = None) -> dic
                 f"{MIN_IMAGE_SIZE} px. Use data.image_size={MIN_IMAGE_SIZE} or more (the default is 299)."
             )
         config["input_size"] = (3, image_size, image_size)
+    if crop_mode is not None:
+        config["crop_mode"] = getattr(crop_mode, "value", crop_mode)  # a CropMode, or its name
+    config.setdefault("crop_mode", "center")
     config["input_size"] = tuple(config["input_size"])
     config["mean"] = tuple(config["mean"])
     config["std"] = tuple(config["std"])

@@ -7,15 +7,13 @@ import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import timm
-import torch
-
-from inception_tl.data.preprocessing import check_backbone_name
 from inception_tl.errors import ConfigError
-from inception_tl.finetune.schedule import FreezeSchedule, make_schedule
-from inception_tl.finetune.stages import Stage, backbone_stages
+
+if TYPE_CHECKING:
+    from inception_tl.finetune.schedule import FreezeSchedule
+    from inception_tl.finetune.stages import Stage
 
 
 @functools.cache
@@ -25,6 +23,13 @@ def skeleton_stages(backbone: str, model_kwargs: str = "{}") -> tuple[Stage, ...
     second on a CPU core), and the jobs of a multirun or a search each check their schedule. Empty when the model
     cannot run on the meta device: the real model's construction checks the schedule then. `model_kwargs`: as
     JSON, the cache's hashable key (the values may be lists: `layers=[1,1,1,1]`)."""
+    # timm and torch here, not at the top: the config schema reads this module's fields (`train.py --help`).
+    import timm
+    import torch
+
+    from inception_tl.data.preprocessing import check_backbone_name
+    from inception_tl.finetune.stages import backbone_stages
+
     check_backbone_name(backbone)
     with torch.device("meta"):
         skeleton = timm.create_model(backbone, pretrained=False, num_classes=0, **json.loads(model_kwargs))
@@ -91,6 +96,8 @@ class FinetuneConfig:
 
     def schedule(self, stages: Sequence[Stage]) -> FreezeSchedule:
         """The validated release steps for these backbone stages."""
+        from inception_tl.finetune.schedule import make_schedule
+
         return make_schedule(
             self.strategy,
             stages,

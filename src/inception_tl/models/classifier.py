@@ -17,7 +17,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torchmetrics.classification import MulticlassAccuracy, MultilabelExactMatch
 
 from inception_tl.config.schema import BackboneSchema
-from inception_tl.data.device.mix import MixOptions, draw_mix, mix_batch
+from inception_tl.data.device.mix import draw_mix, mix_batch
+from inception_tl.data.options import MixOptions
 from inception_tl.errors import ConfigError
 from inception_tl.finetune.config import FinetuneConfig
 from inception_tl.finetune.param_groups import discriminative_param_groups

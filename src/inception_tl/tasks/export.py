@@ -59,14 +59,23 @@ class ExportableClassifier(nn.Module):
         return (logits / self.temperature).softmax(dim=1)
 
 
+# How an image becomes the model's input under each of timm's crop modes (`preprocessing.crop_mode`).
+INPUT_GEOMETRY = {
+    "center": "resize the shorter side to H / crop_pct with `interpolation`, then centre-crop to H x W (input_size)",
+    "squash": "resize both sides to H / crop_pct with `interpolation` (stretched), then centre-crop to H x W",
+    "border": "resize the longer side to H / crop_pct with `interpolation`, keeping the ratio; pad the shorter side "
+    "to H with the mean colour (round(255 x mean)), then centre-crop to H x W (timm's ResizeKeepRatio and "
+    "CenterCropOrPad)",
+}
+
+
 def model_card(classifier: ImageClassifier, format_: str) -> dict[str, Any]:
-    preprocessing = dict(classifier.hparams.preprocessing)
+    preprocessing = {"crop_mode": "center", **classifier.hparams.preprocessing}  # older checkpoints: center
     card = {
         "format": format_,
         "backbone": classifier.hparams.backbone["name"],
         "class_names": classifier.class_names,
-        "input": "float32 RGB, shape (N, 3, H, W), values in [0, 1]; resize the shorter side to "
-        "H / crop_pct with `interpolation`, then centre-crop to H x W (input_size)",
+        "input": "float32 RGB, shape (N, 3, H, W), values in [0, 1]; " + INPUT_GEOMETRY[preprocessing["crop_mode"]],
         "output": "class probabilities, shape (N, classes), in the order of class_names",
         "temperature": classifier.temperature,
         "normalisation": "inside the model: (x - mean) / std",

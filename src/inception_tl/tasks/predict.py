@@ -18,7 +18,6 @@ from torch.utils.data import DataLoader
 from torchvision.datasets.folder import IMG_EXTENSIONS
 
 from inception_tl.data.device import BatchTransform
-from inception_tl.data.preprocessing import resize_size
 from inception_tl.data.store import StorageSpec
 from inception_tl.data.worker import ImageFiles, collate_files
 from inception_tl.errors import ConfigError, DataError
@@ -112,7 +111,7 @@ def predict_files(
     """
     model.eval()
     device = next(model.parameters()).device
-    spec = StorageSpec(resize_size(preprocessing), preprocessing["interpolation"])
+    spec = StorageSpec.for_preprocessing(preprocessing)
     transform = BatchTransform.for_preprocessing(preprocessing)
     loader = DataLoader(
         ImageFiles(paths, spec, transform.size),

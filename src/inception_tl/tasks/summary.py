@@ -57,6 +57,8 @@ def print_data_report(report: DataReport) -> None:
     for name in report.class_names:
         table.add_row(name, *(str(counts[split][name]) for split in counts))
     console.print(table)
+    if report.aspect is not None:
+        console.print(f"Aspect ratio (width / height) of the training images: {report.aspect.describe()}")
     for note in report.notes:
         console.print(f"[yellow]{note}[/yellow]")
 
@@ -69,7 +71,7 @@ def describe_model(model: ImageClassifier, cfg: DictConfig) -> str:
     pre = model.hparams.preprocessing
     return (
         f"{backbone['name']} ({origin}) with a {head} head, {parameters / 1e6:.1f} M parameters; input "
-        f"{pre['input_size'][-1]} px, {pre['interpolation']}, crop_pct {pre['crop_pct']}"
+        f"{pre['input_size'][-1]} px, {pre['interpolation']}, crop_pct {pre['crop_pct']}, crop_mode {pre['crop_mode']}"
     )
 
 

@@ -91,10 +91,10 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     if ckpt_path is not None:
         console.print(f"Resuming from [bold]{ckpt_path}[/bold]")
         checkpoint = read_checkpoint(ckpt_path)
-        check_resumable(checkpoint, ckpt_path)
         saved = dict(checkpoint["hyper_parameters"])
-        del checkpoint
         check_same_backbone(saved, cfg.backbone.name, ckpt_path)
+        check_resumable(checkpoint, ckpt_path)
+        del checkpoint
     datamodule: ImageDataModule = instantiate(cfg.data, backbone=cfg.backbone.name)
     report = datamodule.setup_data()  # every data problem is reported before the model is built
     if ckpt_path is not None:

@@ -6,7 +6,8 @@ import pytest
 import torch
 from timm.data.mixup import mixup_target
 
-from inception_tl.data.device.mix import MixDraw, MixOptions, draw_mix, mix_batch
+from inception_tl.data.device.mix import MixDraw, draw_mix, mix_batch
+from inception_tl.data.options import MixOptions
 from tests.helpers import classifier
 
 

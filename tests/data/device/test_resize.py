@@ -4,10 +4,12 @@ interpolations timm's configs use."""
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from inception_tl.data.device.resize import crop_box, eval_crop
 from inception_tl.data.preprocessing import eval_transform
+from inception_tl.data.store import StorageSpec
 from inception_tl.data.store.decode import decode_for_storage
 from inception_tl.data.worker.collate import collate_images
 
@@ -74,3 +76,30 @@ def test_the_crop_box_is_torchvisions_resize_and_centre_crop():
 def test_an_image_the_store_did_not_reduce_is_refused():
     with pytest.raises(ValueError, match="would be reduced on the device"):
         crop_box(200, 120, 85, 75)
+
+
+@pytest.mark.parametrize("crop_mode", ["squash", "border"])
+@pytest.mark.parametrize(("size", "crop_pct"), [(75, 0.875), (75, 0.87)])  # 10 and 11 px around the crop
+def test_squash_and_border_stored_then_cut_equal_timms_transform(tmp_path, crop_mode, size, crop_pct):
+    """timm's other crop modes (data.crop_mode): the store resizes the whole image into a square (stretched, or
+    the longer side with a border of the mean colour), the device cuts the centre; both equal timm's transform."""
+    rng = np.random.default_rng(2)
+    shapes = [(int(rng.integers(10, 200)), int(rng.integers(10, 200))) for _ in range(10)]
+    shapes += [(40, 80), (80, 40), (17, 160), (300, 90), (85, 85), (86, 85)]  # 1:2, 2:1, thin, reduced, square
+    config = {"input_size": (3, size, size), "crop_pct": crop_pct, "interpolation": "bicubic", "crop_mode": crop_mode}
+    config |= {"mean": (0.5, 0.4, 0.3), "std": (1.0, 1.0, 1.0)}
+    spec = StorageSpec.for_preprocessing(config)
+    transform = eval_transform(config)
+    for index, shape in enumerate(shapes):
+        path = tmp_path / f"{index}.png"
+        Image.fromarray(rng.integers(0, 256, (*shape, 3), dtype=np.uint8)).save(path)
+        stored = spec.decode(str(path))
+        assert stored.shape == (spec.shorter_side, spec.shorter_side, 3)
+        batch = collate_images(
+            [{"image": stored, "label": 0, "index": 0, "box": crop_box(*stored.shape[:2], spec.shorter_side, size)}]
+        )
+        assert batch["resampling"] == (False, False)  # only cut
+        crop = eval_crop(batch["images"].permute(0, 3, 1, 2), batch["sizes"], batch["boxes"], size, "bicubic")
+        mean = torch.tensor(config["mean"]).view(3, 1, 1)
+        reference = ((transform(Image.open(path).convert("RGB")) + mean) * 255).round()
+        assert (crop[0] == reference).all(), shape

@@ -164,7 +164,7 @@ def test_hidden_files_and_folders_are_not_images_of_the_class(tmp_path):
 
 def test_the_printed_summary_keeps_long_paths_whole(tmp_path):
     from inception_tl.evaluation.writer import console
-    from inception_tl.tasks.train import print_report
+    from inception_tl.tasks.summary import print_data_report
 
     deep = tmp_path / ("a-folder-with-a-long-name-" * 6)  # wider than any terminal line
     root = write_image_tree(deep, {"train": {"a": 3, "b": 3}})
@@ -172,7 +172,7 @@ def test_the_printed_summary_keeps_long_paths_whole(tmp_path):
     broken.write_bytes(b"not a png")
     datamodule = make_datamodule(root, on_bad_image="skip", val_split=0.34)
     with console.capture() as captured:
-        print_report(datamodule.setup_data())
+        print_data_report(datamodule.setup_data())
     assert str(broken) in captured.get()  # one line, so grep and copy-paste find it
 
 

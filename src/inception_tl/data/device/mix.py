@@ -17,19 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-
-@dataclass
-class MixOptions:
-    """`mixup` in the config, timm's names: an alpha of 0 turns that kind off (both 0: no mixing)."""
-
-    mixup_alpha: float = 0.0
-    cutmix_alpha: float = 0.0
-    prob: float = 1.0
-    switch_prob: float = 0.5
-
-    @property
-    def enabled(self) -> bool:
-        return self.mixup_alpha > 0 or self.cutmix_alpha > 0
+from inception_tl.data.options import MixOptions
 
 
 @dataclass(frozen=True)

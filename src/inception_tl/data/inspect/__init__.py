@@ -18,8 +18,8 @@ from inception_tl.data.inspect.listing import Listing, Sample, list_folder
 from inception_tl.data.inspect.report import DataReport
 from inception_tl.data.inspect.scan import ImageScan, raise_for_problems, scan_images
 from inception_tl.data.inspect.splits import split_strata, stratified_split
-from inception_tl.data.inspect.table import TableColumns, list_table
-from inception_tl.data.options import BadImagePolicy, BalanceMode, DuplicatePolicy, VerifyMode
+from inception_tl.data.inspect.table import list_table
+from inception_tl.data.options import BadImagePolicy, BalanceMode, DuplicatePolicy, TableColumns, VerifyMode
 
 __all__ = ["DataReport", "Listing", "TableColumns", "inspect_images", "list_folder", "list_table"]
 

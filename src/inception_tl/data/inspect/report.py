@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from inception_tl.data.inspect.aspect import AspectRatios
 from inception_tl.data.inspect.duplicates import DuplicateReport, duplicate_notes, write_duplicate_lists
 from inception_tl.data.inspect.listing import Sample
 from inception_tl.data.inspect.scan import ImageScan, examples
@@ -73,6 +74,13 @@ class DataReport:
     on_duplicate: DuplicatePolicy
     duplicates: DuplicateReport | None = None  # None when the duplicate check is off
     storage: str = ""  # how the pixels are stored (the decoded-image cache or not), in words
+    crop_mode: str = "center"  # how each image becomes the model's square input (data.crop_mode)
+
+    @property
+    def aspect(self) -> AspectRatios | None:
+        """Width / height of the training images (from the scan's headers)."""
+        sizes = self.scan.image_sizes
+        return AspectRatios.of([sizes[path] for path, _ in self.samples.get("train", []) if path in sizes])
 
     @property
     def root(self) -> Path:
@@ -90,6 +98,9 @@ class DataReport:
     def notes(self) -> list[str]:
         """Warnings to read before trusting the run, and the storage decision."""
         notes = scan_notes(self.scan, self.counts, self.balance)
+        aspect = self.aspect
+        if aspect is not None and (cut := aspect.note(self.crop_mode)):
+            notes.append(cut)
         if self.duplicates is not None:
             notes += duplicate_notes(self.duplicates, self.on_duplicate)
         return [*notes, self.storage] if self.storage else notes
@@ -106,6 +117,8 @@ class DataReport:
             "not_images": scan.not_images,
             "skipped_images": [bad.path for bad in scan.bad_images],
             "duplicates": duplicates.as_dict() if duplicates is not None else None,
+            "aspect_ratios": self.aspect.as_dict() if self.aspect is not None else None,
+            "crop_mode": self.crop_mode,
             "notes": self.notes,
         }
         (output_dir / "data_summary.json").write_text(json.dumps(summary, indent=2))

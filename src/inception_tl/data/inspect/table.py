@@ -7,21 +7,12 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 
 from inception_tl.data.inspect.listing import SPLITS, Label, Listing, Sample, class_problems
+from inception_tl.data.options import TableColumns
 
 LINES_SHOWN = 10
-
-
-@dataclass
-class TableColumns:
-    """The CSV's column names (`data.columns.*`)."""
-
-    path: str = "path"
-    label: str = "label"
-    split: str = "split"
 
 
 def lines_text(lines: list[int]) -> str:

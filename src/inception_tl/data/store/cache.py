@@ -32,6 +32,7 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from tqdm.auto import tqdm
 
 from inception_tl.data.options import CacheMode
+from inception_tl.data.preprocessing import resize_size
 from inception_tl.data.store.decode import decode_for_storage, stored_shape
 from inception_tl.errors import ConfigError, DataError
 
@@ -43,13 +44,34 @@ CHUNK = 256
 
 @dataclass(frozen=True)
 class StorageSpec:
-    """How images are stored: the shorter side at most `shorter_side`, reduced with `interpolation`."""
+    """How images are stored: the shorter side at most `shorter_side`, reduced with `interpolation` (`center`);
+    or the whole image in a square of that side (timm's `squash` and `border` crop modes, for a centre crop of
+    `crop` pixels, the border `fill`ed)."""
 
     shorter_side: int
     interpolation: str
+    crop_mode: str = "center"
+    crop: int = 0
+    fill: tuple[int, ...] = (0, 0, 0)
+
+    @classmethod
+    def for_preprocessing(cls, preprocessing: Mapping[str, Any]) -> StorageSpec:
+        """The storage of a model's preprocessing (timm's data config; `crop_mode` center when it has none)."""
+        return cls(
+            resize_size(preprocessing),
+            preprocessing["interpolation"],
+            preprocessing.get("crop_mode", "center"),
+            preprocessing["input_size"][-1],
+            tuple(round(255 * value) for value in preprocessing["mean"]),  # timm's border fill
+        )
 
     def decode(self, path: str) -> np.ndarray:
-        return decode_for_storage(path, self.shorter_side, self.interpolation)
+        return decode_for_storage(path, self.shorter_side, self.interpolation, self.crop_mode, self.crop, self.fill)
+
+    def key(self) -> list[Any]:
+        """What the stored pixels depend on (a centre-mode cache keeps the key it had before crop modes)."""
+        extra = [self.crop_mode, self.crop, list(self.fill)] if self.crop_mode != "center" else []
+        return [self.shorter_side, self.interpolation, *extra]
 
 
 class FileImages:
@@ -89,7 +111,7 @@ class CachedImages:
 
 def cache_key(paths: Sequence[str], spec: StorageSpec) -> str:
     """A hash of what the stored pixels depend on; any change to it gives another cache folder."""
-    digest = hashlib.sha256(json.dumps([FORMAT_VERSION, spec.shorter_side, spec.interpolation]).encode())
+    digest = hashlib.sha256(json.dumps([FORMAT_VERSION, *spec.key()]).encode())
     for path in paths:
         stat = os.stat(path)
         digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
@@ -98,7 +120,8 @@ def cache_key(paths: Sequence[str], spec: StorageSpec) -> str:
 
 def estimated_bytes(sizes: Sequence[tuple[int, int]], spec: StorageSpec) -> int:
     """The size of the pixels file for images of these (width, height) header sizes."""
-    return sum(3 * h * w for h, w in (stored_shape(height, width, spec.shorter_side) for width, height in sizes))
+    shapes = (stored_shape(height, width, spec.shorter_side, spec.crop_mode) for width, height in sizes)
+    return sum(3 * h * w for h, w in shapes)
 
 
 def is_complete(directory: Path) -> bool:

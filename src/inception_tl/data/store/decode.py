@@ -43,25 +43,66 @@ def load_rgb(path: str | BinaryIO) -> Image.Image:
         raise DataError(f"Cannot read image {path}: {error}") from error
 
 
-def stored_shape(height: int, width: int, shorter_side: int) -> tuple[int, int]:
-    """(height, width) of an image once stored: the shorter side brought down to `shorter_side`, never up.
-
-    Brought down exactly as torchvision's `Resize(shorter_side)` (timm's eval transform) would, so that
-    resizing a stored image again to `shorter_side` is the identity.
+def stored_shape(height: int, width: int, shorter_side: int, crop_mode: str = "center") -> tuple[int, int]:
+    """(height, width) of an image once stored. `center`: the shorter side brought down to `shorter_side`, never
+    up, exactly as torchvision's `Resize(shorter_side)` (timm's eval transform) would, so that resizing a stored
+    image again to `shorter_side` is the identity. `squash` and `border`: the whole image in a square of that side.
     """
+    if crop_mode != "center":
+        return shorter_side, shorter_side
     if min(height, width) <= shorter_side:
         return height, width
     return resized_shape(height, width, shorter_side)
 
 
-def decode_for_storage(path: str, shorter_side: int, interpolation: str) -> np.ndarray:
-    """The image at `path` as an (H, W, 3) uint8 array whose shorter side is at most `shorter_side`.
+def keep_ratio_shape(height: int, width: int, longest_side: int) -> tuple[int, int]:
+    """timm's `ResizeKeepRatio(longest_side, longest=1.0)`: the longer side to `longest_side`, the ratio kept."""
+    ratio = max(height, width) / longest_side
+    return round(height / ratio), round(width / ratio)
 
-    Larger images are reduced exactly as timm's eval transform reduces them (torchvision's `Resize` on
-    the PIL image), so its resize-and-crop of the stored image equals its resize-and-crop of the file;
-    smaller ones are kept as they are (upscaling happens once, in the crop, never in storage).
+
+def border_offset(resized: int, side: int, crop: int) -> int:
+    """Where a `resized`-pixel axis starts in the `side`-pixel square it is stored in, so that the device's centre
+    crop of `crop` pixels (from round((side - crop) / 2)) equals timm's `CenterCropOrPad(crop)` of the axis: padded
+    by (crop - resized) // 2 before when shorter than the crop, cut from round((resized - crop) / 2) when longer."""
+    start = -((crop - resized) // 2) if resized < crop else round((resized - crop) / 2.0)
+    return min(max(round((side - crop) / 2.0) - start, 0), side - resized)
+
+
+def squared(
+    image: Image.Image, side: int, crop: int, interpolation: str, crop_mode: str, fill: tuple[int, ...]
+) -> Image.Image:
+    """timm's `squash` (stretched to side x side) or `border` (the longer side to `side`, ratio kept, the rest
+    `fill`) eval geometry, resized by PIL up or down: the whole image, in a square the device only cuts."""
+    mode = InterpolationMode(interpolation)
+    if crop_mode == "squash":
+        return TF.resize(image, [side, side], interpolation=mode)
+    height, width = keep_ratio_shape(image.height, image.width, side)
+    resized = TF.resize(image, [height, width], interpolation=mode)
+    canvas = Image.new("RGB", (side, side), fill)
+    canvas.paste(resized, (border_offset(width, side, crop), border_offset(height, side, crop)))
+    return canvas
+
+
+def decode_for_storage(
+    path: str,
+    shorter_side: int,
+    interpolation: str,
+    crop_mode: str = "center",
+    crop: int = 0,
+    fill: tuple[int, ...] = (0, 0, 0),
+) -> np.ndarray:
+    """The image at `path` as an (H, W, 3) uint8 array: with `center`, its shorter side at most `shorter_side`;
+    with `squash` or `border` (timm's crop modes), the whole image in a `shorter_side` square, for a centre crop of
+    `crop` pixels, the border `fill`ed.
+
+    `center`: larger images are reduced exactly as timm's eval transform reduces them (torchvision's `Resize` on
+    the PIL image), so its resize-and-crop of the stored image equals its resize-and-crop of the file; smaller
+    ones are kept as they are (upscaling happens once, in the crop, never in storage).
     """
     image = load_rgb(path)
+    if crop_mode != "center":
+        return np.asarray(squared(image, shorter_side, crop, interpolation, crop_mode, fill))
     height, width = stored_shape(image.height, image.width, shorter_side)
     if (height, width) != (image.height, image.width):
         image = TF.resize(image, [height, width], interpolation=InterpolationMode(interpolation))

@@ -42,8 +42,23 @@ class DropLines(logging.Filter):
         return not str(record.getMessage()).startswith(self.prefixes)
 
 
+def plain_lightning_lines() -> None:
+    """Lightning's own lines (the freeze schedule's "Epoch N: ...") once each, as the message alone.
+
+    Imported before Hydra configures logging, Lightning gives its loggers a handler of their own and stops them
+    from propagating; imported after (the entry scripts import it in `main`, so that `--help` needs no torch), they
+    would print every line twice: through the `lightning` package's handler and through Hydra's root format.
+    """
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            logger.addHandler(logging.StreamHandler())
+        logger.propagate = False
+
+
 def silence_known_noise() -> None:
-    """Install the filters above (safe to call again: each is added once)."""
+    """Install the filters above (safe to call again: each is added once), and Lightning's lines plain."""
+    plain_lightning_lines()
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
         logger = logging.getLogger(name)
         if not any(isinstance(existing, DropLines) for existing in logger.filters):

@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from inception_tl.evaluation.calibration import bound_warning, fit_temperature, negative_log_likelihood, rescaled
+from inception_tl.evaluation.calibration import negative_log_likelihood, rescaled
 from inception_tl.evaluation.predictions import Predictions
 from inception_tl.evaluation.report import reliability
+from inception_tl.models.temperature import bound_warning, fit_temperature
 from tests.helpers import classifier
 
 

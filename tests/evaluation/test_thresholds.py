@@ -4,8 +4,8 @@ labels without positives or negatives keep 0.5; `balanced` positive weights are 
 import numpy as np
 import pytest
 
-from inception_tl.evaluation.thresholds import choose_thresholds, label_threshold
 from inception_tl.models.loss import positive_weights
+from inception_tl.models.thresholds import choose_thresholds, label_threshold
 
 
 def f1_at(threshold, probabilities, positives):

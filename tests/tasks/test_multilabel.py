@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from inception_tl.evaluation.thresholds import choose_thresholds
+from inception_tl.models.thresholds import choose_thresholds
 from inception_tl.tasks.train import run
 from tests.helpers import compose_config, run_script
 

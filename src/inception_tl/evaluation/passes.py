@@ -8,9 +8,7 @@ import lightning as L
 import numpy as np
 
 from inception_tl.data import ImageDataModule
-from inception_tl.evaluation.calibration import bound_warning, fit_temperature
 from inception_tl.evaluation.predictions import Predictions
-from inception_tl.evaluation.thresholds import choose_thresholds
 from inception_tl.evaluation.writer import confusion_counts, console
 from inception_tl.models import ImageClassifier
 from inception_tl.training.callbacks.predictions import PredictionCollector
@@ -57,7 +55,8 @@ def evaluate_split(
         paths = [paths[index] for index in indices]
     else:
         probabilities, labels = collector.collected(split, len(paths))
-    thresholds = np.asarray(model.thresholds) if model.multi_label else None
+    thresholds = model.objective.thresholds
+    thresholds = np.asarray(thresholds) if thresholds is not None else None
     predictions = Predictions(probabilities, labels, paths, model.class_names, thresholds)
     metrics[f"{split}/confusion_matrix"] = confusion_counts(predictions).tolist()
     return metrics, predictions
@@ -73,33 +72,26 @@ def evaluate_best(
     """Validation and test metrics of the best checkpoint (the current weights if none was saved), and the
     predictions of the report's split: test, or validation when there is no test split.
 
-    Multi-label, each label's decision threshold is chosen on the validation pass's predictions first (see
-    evaluation/thresholds.py), and the validation pass runs again with them. Otherwise, with `calibrate`, a
-    temperature is fitted on the validation pass's predictions and set on the model
-    first; the validation pass then runs again, so that every metric is the calibrated model's (what
-    eval.py gives). The best weights are loaded into the model here rather than through Lightning's
-    `ckpt_path`, which would also restore every callback to that epoch's state (the training history)."""
+    The objective's post-fit step runs on the validation pass's predictions first (each label's decision
+    threshold, or with `calibrate` a temperature: models/objectives.py), and the validation pass runs again
+    with it, so that every metric is the fitted model's (what eval.py gives). The best weights are loaded into
+    the model here rather than through Lightning's `ckpt_path`, which would also restore every callback to that
+    epoch's state (the training history)."""
     monitoring = [cb for cb in trainer.checkpoint_callbacks if getattr(cb, "monitor", None)]  # not last.ckpt's
     best = monitoring[0].best_model_path if monitoring else ""
     if best:
         model.load_state_dict(read_checkpoint(best)["state_dict"])
     metrics, predictions = evaluate_split(trainer, model, datamodule, collector, "val")
-    if model.multi_label:  # each label's threshold from validation; the metrics then use them
-        model.set_thresholds(choose_thresholds(predictions.probabilities, predictions.labels))
-        metrics, predictions = evaluate_split(trainer, model, datamodule, collector, "val", again=True)
-    elif calibrate:
-        model.set_temperature(fit_temperature(predictions.probabilities, predictions.labels))
-        warning = bound_warning(model.temperature, len(predictions.labels))
-        if warning and trainer.is_global_zero:
-            console.print(f"[yellow]{warning}[/yellow]")
+    before = model.objective.fitted()
+    warning = model.fit_objective(predictions.probabilities, predictions.labels, calibrate)
+    if warning and trainer.is_global_zero:
+        console.print(f"[yellow]{warning}[/yellow]")
+    if model.objective.fitted() != before:  # the metrics of the fitted model
         metrics, predictions = evaluate_split(trainer, model, datamodule, collector, "val", again=True)
     if datamodule.has_test:
         test_metrics, predictions = evaluate_split(trainer, model, datamodule, collector, "test")
         metrics.update(test_metrics)
     metrics["class_names"] = model.class_names
-    if model.multi_label:  # decided by each label's threshold; not temperature-scaled
-        metrics["thresholds"] = model.thresholds
-    else:
-        metrics["temperature"] = model.temperature
+    metrics.update(model.objective.fitted())  # the temperature, or each label's threshold
     metrics["best_checkpoint"] = best or None
     return metrics, predictions

@@ -1,4 +1,4 @@
-"""The LightningModule: backbone + head, cross-entropy (or, multi-label, a sigmoid per label), torchmetrics
+"""The LightningModule: backbone + head, the objective of its task type (models/objectives.py), torchmetrics
 validation and test."""
 
 from __future__ import annotations
@@ -9,12 +9,10 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-import torch.nn.functional as F
 from lightning.pytorch.strategies import DDPStrategy
 from omegaconf import OmegaConf
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
-from torchmetrics.classification import MulticlassAccuracy, MultilabelExactMatch
 
 from inception_tl.config.schema import BackboneSchema
 from inception_tl.data.device.mix import draw_mix, mix_batch
@@ -25,14 +23,11 @@ from inception_tl.finetune.param_groups import discriminative_param_groups
 from inception_tl.finetune.stages import backbone_stages, require_stage_walk, run_stages
 from inception_tl.models.backbone import create_backbone, is_convolutional
 from inception_tl.models.head import build_head
-from inception_tl.models.metrics import classification_metrics, multilabel_metrics
+from inception_tl.models.objectives import objective_for
 from inception_tl.training.callbacks.freeze_schedule import FreezeScheduleCallback
 from inception_tl.training.finite_loss import FiniteLossGuard
 from inception_tl.training.intervals import at_logging_interval
 from inception_tl.training.optim import FUSED_DEVICES, build_optimizer, build_scheduler
-
-# A multi-label model's decision threshold for every label until validation chooses one: the plain sigmoid's.
-DEFAULT_THRESHOLD = 0.5
 
 
 def backbone_spec(backbone: Mapping[str, Any]) -> BackboneSchema:
@@ -52,9 +47,9 @@ class ImageClassifier(L.LightningModule):
     learning rate of each stage group; `FreezeScheduleCallback` moves the model through it. The
     first `frozen_stages` stages run without autograd and keep BatchNorm in inference mode.
 
-    `multi_label`: a sigmoid per class with binary cross-entropy (`class_weights` are then each label's
-    `pos_weight`), and a decision threshold per label (`thresholds`, chosen on the validation split after
-    training and kept in the checkpoint; 0.5 until then).
+    The task type (one class per image, or several labels each) chooses the objective once: the loss, the
+    probabilities, the metrics and the post-fit step (a `temperature`, or each label's `thresholds`), kept in
+    the hyperparameters so that the checkpoint carries them.
 
     Example::
 
@@ -107,23 +102,12 @@ class ImageClassifier(L.LightningModule):
         self.freeze_schedule = self.finetune.schedule(self.stages)
         self.frozen_stages = self.freeze_schedule.frozen_stages(0)
         self.train()  # Lightning trains in the modes it finds: put frozen BatchNorm in inference mode now
-        # Labels come from the project's own data path: torchmetrics' argument checks would sync every step.
-        self.multi_label = multi_label
-        if multi_label:
-            self.train_acc = MultilabelExactMatch(num_classes, validate_args=False)
-        else:
-            self.train_acc = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
+        self.objective = objective_for(num_classes, self.hparams)
+        self.train_acc = self.objective.train_accuracy(num_classes)
         self.loss_guard = FiniteLossGuard()
-        metrics = multilabel_metrics if multi_label else classification_metrics
-        self.val_metrics = metrics(num_classes, prefix="val/")
-        self.test_metrics = metrics(num_classes, prefix="test/")
-        # Each label's decision threshold, as the logit it stands for (0: DEFAULT_THRESHOLD): a buffer, so it
-        # follows the model's device.
-        self.register_buffer("threshold_logits", torch.zeros(num_classes), persistent=False)
-        if thresholds is not None:
-            self.set_thresholds(thresholds)
+        self.val_metrics = self.objective.metrics(num_classes, prefix="val/")
+        self.test_metrics = self.objective.metrics(num_classes, prefix="test/")
         self.channels_last = False  # how this machine runs the model, not what it is: see set_channels_last
-        self.temperature = float(temperature)  # divides the logits outside training (evaluation/calibration.py)
         self.mix = MixOptions(**dict(mixup or {}))  # Mixup / CutMix of each training batch (data/device/mix.py)
         # The training loss's class weights (models/loss.py); a buffer so it follows the model to its device.
         weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights is not None else None
@@ -136,35 +120,18 @@ class ImageClassifier(L.LightningModule):
         return self.to(memory_format=torch.channels_last if enabled else torch.contiguous_format)
 
     def set_temperature(self, temperature: float) -> None:
-        """Calibrate: every prediction from now on (evaluation, eval.py, predict.py, export) is softmax(z / T);
-        kept in the hyperparameters, so the checkpoint carries it."""
-        self.temperature = self.hparams.temperature = float(temperature)
+        """Calibrate by hand: every prediction from now on is softmax(z / T); kept in the hyperparameters."""
+        self.objective.temperature = self.hparams.temperature = float(temperature)
 
-    def set_thresholds(self, thresholds: Sequence[float]) -> None:
-        """Multi-label: label k is predicted when its probability is at least `thresholds[k]`; kept in the
-        hyperparameters, so the checkpoint carries them."""
-        values = [float(value) for value in thresholds]
-        if len(values) != len(self.class_names) or not all(0.0 < value < 1.0 for value in values):
-            raise ConfigError(f"thresholds={values}: give one per label, each between 0 and 1.")
-        self.hparams.thresholds = values
-        self.threshold_logits.copy_(torch.logit(torch.tensor(values, dtype=torch.float64)).float())
-
-    @property
-    def thresholds(self) -> list[float] | None:
-        """Multi-label: each label's decision threshold (DEFAULT_THRESHOLD until chosen); None otherwise."""
-        if not self.multi_label:
-            return None
-        chosen = self.hparams.get("thresholds")
-        return list(chosen) if chosen is not None else [DEFAULT_THRESHOLD] * len(self.class_names)
-
-    def decision_scores(self, logits: torch.Tensor) -> torch.Tensor:
-        """Multi-label: sigmoid scores with each label's threshold moved to 0.5, where torchmetrics decides; a
-        monotone change of each label's scores, so its average precision and AUROC are the probabilities'."""
-        return (logits.float() - self.threshold_logits).sigmoid()
+    def fit_objective(self, probabilities: np.ndarray, labels: np.ndarray, calibrate: bool) -> str | None:
+        """The objective's post-fit step on the validation split's predictions (a temperature, with `calibrate`,
+        or each label's threshold), kept in the hyperparameters; returns a warning worth printing, if any."""
+        warning = self.objective.fit(probabilities, labels, calibrate)
+        self.hparams.update(self.objective.fitted())
+        return warning
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
-        """Class probabilities (softmax), or per-label probabilities (sigmoid) for multi-label."""
-        return logits.float().sigmoid() if self.multi_label else logits.float().softmax(dim=1)
+        return self.objective.probabilities(logits)
 
     @property
     def class_names(self) -> list[str]:
@@ -184,8 +151,8 @@ class ImageClassifier(L.LightningModule):
             with torch.set_grad_enabled(torch.is_grad_enabled() and frozen == 0):
                 pooled = self.backbone.forward_head(self.backbone.forward_features(inputs), pre_logits=True)
         logits = self.head(self.feature_dropout(pooled))
-        # The calibration's temperature applies to predictions, never to training's own loss.
-        return logits if self.training or self.temperature == 1.0 else logits / self.temperature
+        # What was fitted after training (a temperature) applies to predictions, never to training's own loss.
+        return logits if self.training else self.objective.calibrated(logits)
 
     @torch.no_grad()
     def pooled_features(self, images: torch.Tensor) -> torch.Tensor:
@@ -218,14 +185,10 @@ class ImageClassifier(L.LightningModule):
         return sum(p.numel() for p in [*released, *self.head.parameters()])
 
     def _loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy (multi-label: binary cross-entropy per label) with the run's label smoothing, and its
-        class weights in training only: validation and test losses stay comparable between runs."""
+        """The objective's loss with the run's label smoothing, and its class weights in training only:
+        validation and test losses stay comparable between runs."""
         weight = self.class_weight if self.training else None
-        smoothing = self.hparams.label_smoothing
-        if self.multi_label:  # multi-hot rows, or Mixup's soft ones; smoothed towards 1/2
-            targets = labels.to(logits.dtype) * (1 - smoothing) + smoothing / 2
-            return F.binary_cross_entropy_with_logits(logits, targets, pos_weight=weight)
-        return F.cross_entropy(logits, labels, weight=weight, label_smoothing=smoothing)
+        return self.objective.loss(logits, labels, weight, self.hparams.label_smoothing)
 
     @property
     def mixes_inputs(self) -> bool:
@@ -242,7 +205,7 @@ class ImageClassifier(L.LightningModule):
         logits = self(inputs)
         loss = self._loss(logits, targets)
         self.loss_guard.record(loss, self.current_epoch, batch_idx, self.global_step)
-        self.train_acc.update(self.decision_scores(logits.detach()) if self.multi_label else logits.detach(), counted)
+        self.train_acc.update(self.objective.scores(logits.detach()), counted)
         # Not on the progress bar: Lightning would turn it into a number after every step (a host sync on a
         # GPU); `IntervalProgressBar` shows the loss at the logging interval instead.
         self.log("train/loss", loss, on_step=True, on_epoch=True, batch_size=len(labels))
@@ -275,8 +238,8 @@ class ImageClassifier(L.LightningModule):
         inputs, labels, _ = batch
         logits = self(inputs)
         loss = self._loss(logits, labels)
-        probabilities = self.probabilities(logits)
-        metrics.update(self.decision_scores(logits) if self.multi_label else probabilities, labels)
+        probabilities = self.objective.probabilities(logits)
+        metrics.update(self.objective.scores(logits), labels)
         self.log(f"{split}/loss", loss, on_epoch=True, prog_bar=True, sync_dist=True, batch_size=len(labels))
         return probabilities
 

@@ -55,10 +55,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     try:
         metrics, predictions = evaluate_split(trainer, model, datamodule, collector, cfg.split)
         metrics["class_names"] = model.class_names
-        if model.multi_label:
-            metrics["thresholds"] = model.thresholds
-        else:
-            metrics["temperature"] = model.temperature
+        metrics.update(model.objective.fitted())  # the temperature, or each label's threshold
         metrics["checkpoint"] = str(Path(cfg.ckpt_path).resolve())
         if trainer.is_global_zero:
             output_dir.mkdir(parents=True, exist_ok=True)

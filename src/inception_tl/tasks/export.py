@@ -44,8 +44,7 @@ class ExportableClassifier(nn.Module):
     def __init__(self, classifier: ImageClassifier) -> None:
         super().__init__()
         self.backbone, self.head = classifier.backbone, classifier.head
-        self.temperature = classifier.temperature  # the calibration's, as the classifier applies it
-        self.multi_label = classifier.multi_label
+        self.objective = classifier.objective  # what was fitted after training, applied as the classifier does
         preprocessing = classifier.hparams.preprocessing
         self.register_buffer("mean", torch.tensor(preprocessing["mean"]).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(preprocessing["std"]).view(1, 3, 1, 1))
@@ -54,9 +53,7 @@ class ExportableClassifier(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         features = self.backbone.forward_features((images - self.mean) / self.std)
         logits = self.head(self.backbone.forward_head(features, pre_logits=True))
-        if self.multi_label:
-            return logits.sigmoid()
-        return (logits / self.temperature).softmax(dim=1)
+        return self.objective.probabilities(self.objective.calibrated(logits))
 
 
 # How an image becomes the model's input under each of timm's crop modes (`preprocessing.crop_mode`).
@@ -76,21 +73,12 @@ def model_card(classifier: ImageClassifier, format_: str) -> dict[str, Any]:
         "backbone": classifier.hparams.backbone["name"],
         "class_names": classifier.class_names,
         "input": "float32 RGB, shape (N, 3, H, W), values in [0, 1]; " + INPUT_GEOMETRY[preprocessing["crop_mode"]],
-        "output": "class probabilities, shape (N, classes), in the order of class_names",
-        "temperature": classifier.temperature,
         "normalisation": "inside the model: (x - mean) / std",
         "preprocessing": {
             key: list(value) if isinstance(value, tuple) else value for key, value in preprocessing.items()
         },
     }
-    if classifier.multi_label:
-        card |= {
-            "multi_label": True,
-            "output": "per-label probabilities (a sigmoid each), shape (N, labels), in the order of class_names; "
-            "label k is predicted where its probability is at least thresholds[k]",
-            "thresholds": classifier.thresholds,
-        }
-    return card
+    return card | classifier.objective.card()
 
 
 @contextlib.contextmanager

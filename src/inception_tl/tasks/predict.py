@@ -160,7 +160,7 @@ def predict(cfg: DictConfig) -> FilePredictions:
         num_workers=cfg.num_workers,
         tta=cfg.tta,
         precision=resolve_precision(cfg.precision),
-        thresholds=model.thresholds,
+        thresholds=model.objective.thresholds,
     )
     output.parent.mkdir(parents=True, exist_ok=True)
     result.to_csv(output)

@@ -97,13 +97,13 @@ def print_run_summary(
 ) -> None:
     """The run in a few lines: data, model, schedule, levers, device and where everything goes."""
     sizes = " / ".join(f"{len(samples):,} {split}" for split, samples in report.samples.items())
-    task = "multi-label" if model.multi_label else "single-label"
+    task = "multi-label" if model.objective.multi_label else "single-label"
     console.print(f"[bold]Training[/bold] on {len(report.class_names)} classes ({task}): {sizes} images")
     print_data_report(report)
     console.print(f"Model: {describe_model(model, cfg)}")
     console.print(f"Schedule: {describe_schedule(cfg)}")
     levers = levers_on(cfg, augment)
-    calibration = "temperature fitted on validation" if not model.multi_label else "per-label thresholds"
+    calibration = "per-label thresholds" if model.objective.multi_label else "temperature fitted on validation"
     console.print(f"Levers: {'; '.join(levers) if levers else 'none'}; after training: {calibration}")
     device = f"{trainer.num_devices} x {trainer.accelerator.__class__.__name__.removesuffix('Accelerator')}"
     nodes = f" on {trainer.num_nodes} nodes" if trainer.num_nodes > 1 else ""

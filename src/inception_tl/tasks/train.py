@@ -134,11 +134,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
         if trainer.is_global_zero:
             if metrics["best_checkpoint"]:  # eval.py, predict.py and export take them from there
-                if model.multi_label:
-                    fitted = {"thresholds": model.thresholds}
-                else:
-                    fitted = {"temperature": model.temperature} if calibrate else {}
-                finish_best_checkpoint(metrics["best_checkpoint"], **fitted)
+                finish_best_checkpoint(metrics["best_checkpoint"], **model.objective.fitted())
             split = "test" if datamodule.has_test else "val"
             write_outputs(output_dir, metrics, predictions, split, history, trainer.loggers, cfg.figures)
     finally:

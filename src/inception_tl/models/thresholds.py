@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from inception_tl.models.classifier import DEFAULT_THRESHOLD
-
+# A label's decision threshold until validation chooses one, and where there is nothing to choose from: the plain
+# sigmoid's.
+DEFAULT_THRESHOLD = 0.5
 # Kept inside (0, 1): the model stores each threshold as its logit.
 LIMITS = (1e-6, 1 - 1e-6)
 

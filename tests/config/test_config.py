@@ -165,3 +165,18 @@ def test_a_wrongly_typed_value_stops_the_cli_with_hydras_message_and_no_tracebac
     assert "full_key: data.batch_size" in result.stderr
     assert "could not be converted to Integer" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_callback_options_combine_in_one_command(tmp_path):
+    """`callbacks=[ema,early_stopping]`: each option adds its callback to the default ones, so they switch on
+    together (and `callbacks=ema` alone still keeps the checkpoints)."""
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+
+    from inception_tl.training.callbacks import EMAWeights, FreezeScheduleCallback
+    from inception_tl.training.trainer import build_trainer
+
+    for choice, expected in [("ema", {EMAWeights}), ("[ema,early_stopping]", {EMAWeights, EarlyStopping})]:
+        cfg = compose_config(["experiment=quickstart", f"callbacks={choice}", "~logger"], tmp_path)
+        kinds = {type(callback) for callback in build_trainer(cfg).callbacks}
+        assert expected | {ModelCheckpoint, FreezeScheduleCallback} <= kinds, choice
+        assert sum(isinstance(cb, ModelCheckpoint) for cb in build_trainer(cfg).callbacks) == 2  # best and last

@@ -2,20 +2,40 @@
 differs from them (so changing a default means changing one line, in the schema)."""
 
 import dataclasses
+import importlib
 import inspect
 from typing import Any
 
 import pytest
 from omegaconf import OmegaConf
 
-from inception_tl.config.schema import BackboneSchema, DataSchema, HeadSchema, finetune_schema
+from inception_tl.config.schema import (
+    BackboneSchema,
+    CosineSchema,
+    DataSchema,
+    HeadSchema,
+    OptimSchema,
+    PlateauSchema,
+    finetune_schema,
+)
 from inception_tl.data import ImageDataModule
 from inception_tl.models.backbone import create_backbone
 from inception_tl.models.head import build_head
 from tests.helpers import CONFIG_DIR, compose_config
 
-SCHEMAS = {"backbone": BackboneSchema, "data": DataSchema, "finetune": finetune_schema()}
+SCHEMAS = {
+    "backbone": BackboneSchema,
+    "data": DataSchema,
+    "finetune": finetune_schema(),
+    "optim": OptimSchema,
+    "scheduler": {"cosine": CosineSchema, "plateau": PlateauSchema},  # a schema per option
+}
 OPTIONS = [(group, path) for group in SCHEMAS for path in sorted((CONFIG_DIR / group).glob("*.yaml"))]
+
+
+def schema_of(group: str, path) -> type:
+    schema = SCHEMAS[group]
+    return schema[path.stem] if isinstance(schema, dict) else schema
 
 
 def leaves(node: Any, prefix: str = "") -> dict[str, Any]:
@@ -32,7 +52,7 @@ def leaves(node: Any, prefix: str = "") -> dict[str, Any]:
 def test_no_option_restates_a_schema_default(group, path):
     stated = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
     stated.pop("defaults", None)
-    schema = OmegaConf.structured(SCHEMAS[group])
+    schema = OmegaConf.structured(schema_of(group, path))
     defaults = leaves(OmegaConf.to_container(schema, resolve=False, enum_to_str=True))
     restated = {key: value for key, value in leaves(stated).items() if key in defaults and defaults[key] == value}
     assert not restated, f"conf/{group}/{path.name} restates the schema's defaults: {restated}"
@@ -68,3 +88,43 @@ def test_no_signature_restates_a_schema_default(schema, built):
         name: parameters[name].default for name in options if parameters[name].default is not inspect.Parameter.empty
     }
     assert not restated, f"{built.__name__} restates {schema.__name__}'s defaults: {restated}"
+
+
+def instantiated_nodes() -> list[tuple[str, str, dict[str, Any]]]:
+    """(YAML file, target, the keys it supplies) for every node of conf/ that builds one of this project's classes."""
+    found = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            target = node.get("_target_")
+            if isinstance(target, str) and target.startswith(("inception_tl.", "hydra_plugins.inception_tl")):
+                found.append((path, target, {k: v for k, v in node.items() if not str(k).startswith("_")}))
+            for value in node.values():
+                walk(value, path)
+
+    for path in sorted(CONFIG_DIR.rglob("*.yaml")):
+        walk(OmegaConf.to_container(OmegaConf.load(path), resolve=False), str(path.relative_to(CONFIG_DIR)))
+    return found
+
+
+NODES = instantiated_nodes()
+
+
+@pytest.mark.parametrize(("path", "target", "supplied"), NODES, ids=[f"{p}:{t.rsplit('.', 1)[1]}" for p, t, _ in NODES])
+def test_no_class_the_config_builds_restates_a_default_the_config_supplies(path, target, supplied):
+    """A default in both the YAML and the signature is two facts that drift apart (Shapes took 150 training images
+    a class when built in Python, 500 from the config): the config's value is the one statement."""
+    module, name = target.rsplit(".", 1)
+    built = getattr(importlib.import_module(module), name)
+    parameters = inspect.signature(built).parameters
+    restated = {
+        key: parameters[key].default
+        for key in supplied
+        if key in parameters and parameters[key].default is not inspect.Parameter.empty
+    }
+    assert not restated, f"conf/{path} supplies {sorted(restated)} to {name}, whose signature restates {restated}"
+
+
+def test_the_check_above_sees_every_class_the_config_builds():
+    built = {target.rsplit(".", 1)[1] for _, target, _ in NODES}
+    assert {"Shapes", "ShapeTags", "EMAWeights", "FeatureCache", "StepSeed", "OptunaSearch"} <= built

@@ -87,3 +87,26 @@ def test_help_answers_without_importing_torch():
     imported = {line.rsplit("|", 1)[-1].strip() for line in lines}
     assert "hydra" in imported
     assert not imported & {"torch", "lightning", "timm"}
+
+
+def test_the_run_summary_names_every_lever_that_is_on(tmp_path):
+    """EMA, Mixup, colour, policy, erasing, class weights and balanced sampling, each said when on."""
+    from inception_tl.config.instantiate import instantiate
+    from inception_tl.tasks.summary import levers_on
+    from tests.helpers import ALL_LEVERS
+
+    cfg = compose_config([*QUICK, *ALL_LEVERS, "data.balance=weighted", "label_smoothing=0.1"], tmp_path)
+    augment = instantiate(cfg.data, backbone=cfg.backbone.name).augment
+    said = "; ".join(levers_on(cfg, augment))
+    for lever in (
+        "EMA weights (decay 0.999)",
+        "Mixup 0.4 / CutMix 1.0",
+        "colour: brightness 0.3",
+        "policy trivial",
+        "random erasing 0.25",
+        "class weights balanced",
+        "balanced sampling",
+        "label smoothing 0.1",
+    ):
+        assert lever in said, lever
+    assert levers_on(compose_config(QUICK, tmp_path), augment.__class__()) == []

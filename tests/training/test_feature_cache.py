@@ -37,7 +37,7 @@ def test_cached_features_train_the_head_to_the_uncached_runs_weights(fixed_image
 
     cached = classifier(LINEAR_PROBE, head=HEAD)
     through_cached = ImagesThroughStem(cached)
-    trainer = fit(cached, fixed_images, epochs, callbacks=[FeatureCache()])
+    trainer = fit(cached, fixed_images, epochs, callbacks=[FeatureCache(enabled=True)])
 
     assert through_uncached.count == epochs * (12 + 4)
     assert through_cached.count == 12 + 4  # each image once, then only the head

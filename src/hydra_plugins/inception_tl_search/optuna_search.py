@@ -33,7 +33,7 @@ class OptunaSearch(Sweeper):
         study_name: str,
         sampler: DictConfig,
         pruner: DictConfig,
-        params: DictConfig | None = None,
+        params: DictConfig,
     ) -> None:
         self.direction, self.n_trials, self.n_jobs = direction, n_trials, max(1, n_jobs)
         self.storage, self.study_name = storage, study_name

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, get_type_hints
 
 from hydra.core.config_store import ConfigStore
@@ -29,13 +30,67 @@ from inception_tl.data.options import (
     WorkerMode,
 )
 from inception_tl.data.worker.augment import Augment
-from inception_tl.finetune.config import FinetuneConfig
+from inception_tl.finetune.config import FinetuneConfig, FinetuneStrategy
+
+
+class HeadKind(str, Enum):
+    """`backbone.head.kind`."""
+
+    linear = "linear"  # one Linear layer on the pooled features
+    mlp = "mlp"  # Dense(hidden, relu) -> Dropout(dropout) -> Dense(classes), as in the Keras recipe
+
+
+class SchedulerName(str, Enum):
+    """`scheduler.name`, the option of the `scheduler` group."""
+
+    cosine = "cosine"  # per step: linear warm-up, then cosine down
+    plateau = "plateau"  # per epoch: multiply the rate by `factor` when `monitor` stalls
+
+
+class MonitorMode(str, Enum):
+    """Whether a monitored metric should fall (`min`: a loss) or rise (`max`: an accuracy)."""
+
+    min = "min"
+    max = "max"
+
+
+@dataclass
+class OptimSchema:
+    """timm's `create_optimizer_v2` arguments: `opt` names timm's optimizer (adamw, sgd, lamb, ...); more of its
+    keyword arguments join with a plus (`+optim.eps=1e-6`). No weight decay on norms and biases."""
+
+    opt: str = "adamw"
+    lr: float = 3.0e-4
+    weight_decay: float = 0.01
+    # SGD's momentum (timm's sgd is Nesterov's); null: timm's default (0.9).
+    momentum: float | None = None
+
+
+@dataclass
+class CosineSchema:
+    """Per step: linear warm-up from warmup_start_factor x lr over lr_warmup_epochs, then cosine to
+    min_lr_ratio x lr."""
+
+    name: SchedulerName = SchedulerName.cosine
+    lr_warmup_epochs: float = 1.0
+    warmup_start_factor: float = 0.01
+    min_lr_ratio: float = 0.01
+
+
+@dataclass
+class PlateauSchema:
+    """Per epoch: multiply the learning rate by `factor` when `monitor` has not improved for `patience` epochs."""
+
+    name: SchedulerName = SchedulerName.plateau
+    monitor: str = "val/loss"
+    mode: MonitorMode = MonitorMode.min
+    factor: float = 0.1
+    patience: int = 2
 
 
 @dataclass
 class HeadSchema:
-    # linear, or mlp: Dense(hidden, relu) -> Dropout(dropout) -> Dense(classes), as in the Keras recipe.
-    kind: str = "linear"
+    kind: HeadKind = HeadKind.linear
     hidden: int = 500
     dropout: float = 0.3
 
@@ -124,6 +179,8 @@ def finetune_schema() -> type:
     for item in dataclasses.fields(FinetuneConfig):
         if item.name == "milestones":
             fields.append((item.name, list[MilestoneSchema], field(default_factory=list)))
+        elif item.name == "strategy":  # a choice Hydra checks at composition
+            fields.append((item.name, FinetuneStrategy, field(default=FinetuneStrategy(item.default))))
         else:
             fields.append((item.name, hints[item.name], field(default=item.default)))
     return dataclasses.make_dataclass("FinetuneSchema", fields)
@@ -138,3 +195,6 @@ def register_schemas() -> None:
     store.store(group="schema", name="data", node=DataSchema)
     store.store(group="schema", name="finetune", node=finetune_schema())
     store.store(group="schema", name="mixup", node=MixOptions)
+    store.store(group="schema", name="optim", node=OptimSchema)
+    store.store(group="schema/scheduler", name="cosine", node=CosineSchema)
+    store.store(group="schema/scheduler", name="plateau", node=PlateauSchema)

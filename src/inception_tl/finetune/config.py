@@ -7,6 +7,7 @@ import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from inception_tl.errors import ConfigError
@@ -14,6 +15,16 @@ from inception_tl.errors import ConfigError
 if TYPE_CHECKING:
     from inception_tl.finetune.schedule import FreezeSchedule
     from inception_tl.finetune.stages import Stage
+
+
+class FinetuneStrategy(str, Enum):
+    """`finetune.strategy`: which backbone stages train when (README, Fine-tuning schedule)."""
+
+    full = "full"  # everything from the first step
+    linear_probe = "linear_probe"  # the head alone, for the whole run
+    warmup = "warmup"  # the head alone for warmup_epochs, then the backbone from unfreeze_from up
+    gradual = "gradual"  # after the warm-up, one more stage group every every_n_epochs
+    milestones = "milestones"  # an explicit list of {epoch, unfreeze_from} steps
 
 
 @functools.cache

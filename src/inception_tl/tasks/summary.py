@@ -11,6 +11,7 @@ import lightning as L
 from omegaconf import DictConfig
 from rich.table import Table
 
+from inception_tl.config.instantiate import config_values
 from inception_tl.data import DataReport
 from inception_tl.data.worker.augment import Augment
 from inception_tl.evaluation.writer import console
@@ -40,7 +41,7 @@ def levers_on(cfg: DictConfig, augment: Augment) -> list[str]:
     weights = (cfg.get("loss") or {}).get("class_weights")
     if weights is not None:
         levers.append(f"class weights {weights}")
-    if cfg.data.get("balance") == "weighted":
+    if config_values(cfg.data).get("balance") == "weighted":  # choices as their names
         levers.append("balanced sampling")
     if cfg.get("label_smoothing"):
         levers.append(f"label smoothing {cfg.label_smoothing}")
@@ -76,7 +77,7 @@ def describe_model(model: ImageClassifier, cfg: DictConfig) -> str:
 
 
 def describe_schedule(cfg: DictConfig) -> str:
-    finetune: Mapping[str, Any] = cfg.get("finetune") or {}
+    finetune: Mapping[str, Any] = config_values(cfg.get("finetune")) or {}  # choices as their names
     strategy = finetune.get("strategy", "full")
     detail = {
         "warmup": f"the head alone for {finetune.get('warmup_epochs')} epoch(s), then the backbone from "
@@ -88,7 +89,7 @@ def describe_schedule(cfg: DictConfig) -> str:
         "full": "everything from the first step",
     }.get(strategy, strategy)
     optimizer = cfg.optim.get("opt", "adamw")
-    scheduler = (cfg.get("scheduler") or {}).get("name", "none")
+    scheduler = (config_values(cfg.get("scheduler")) or {}).get("name", "none")
     return f"{strategy} ({detail}); {cfg.trainer.max_epochs} epochs, {optimizer} lr {cfg.optim.lr}, {scheduler}"
 
 

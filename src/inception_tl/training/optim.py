@@ -25,7 +25,8 @@ def build_optimizer(
     `fused`: use torch's fused implementation where the optimizer has one and the config chose neither
     `fused` nor `foreach` itself (the caller knows which device the parameters are on).
     """
-    options = {key: value for key, value in config.items() if key not in ("lr", "weight_decay")}
+    # Unset options (null) take timm's defaults.
+    options = {key: value for key, value in config.items() if key not in ("lr", "weight_decay") and value is not None}
     if fused and str(config["opt"]).lower() in FUSED_CAPABLE and not {"fused", "foreach"} & options.keys():
         options["fused"] = True
     return create_optimizer_v2(param_groups, lr=config["lr"], **options)

@@ -40,8 +40,9 @@ def test_other_parameters_regenerate_and_another_seed_gives_other_images(tmp_pat
 def test_a_folder_not_written_by_the_generator_is_never_overwritten(tmp_path):
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("precious")
+    source = Shapes(classes=["circle"], train_per_class=1, test_per_class=1, image_size=80, seed=0)
     with pytest.raises(DataError, match="refusing to overwrite"):
-        Shapes(train_per_class=1, test_per_class=1).prepare(tmp_path / "mine")
+        source.prepare(tmp_path / "mine")
     assert (tmp_path / "mine" / "notes.txt").read_text() == "precious"
 
 

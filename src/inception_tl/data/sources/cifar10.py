@@ -20,7 +20,7 @@ class Cifar10:
     (folder -> split -> transforms -> DataLoader), so there is one loader to trust.
     """
 
-    def __init__(self, download: bool = True) -> None:
+    def __init__(self, *, download: bool) -> None:
         self.download = download
 
     def prepare(self, root: Path) -> None:

@@ -116,13 +116,9 @@ class Shapes(GeneratedFolder):
     name = "shapes"
 
     def __init__(
-        self,
-        classes: Sequence[str] = SHAPES,
-        train_per_class: int = 150,
-        test_per_class: int = 50,
-        image_size: int = 96,
-        seed: int = 0,
+        self, *, classes: Sequence[str], train_per_class: int, test_per_class: int, image_size: int, seed: int
     ) -> None:
+        """The values come from the config (conf/data/shapes.yaml), their one statement."""
         unknown = sorted(set(classes) - set(SHAPES))
         if unknown:
             raise DataError(f"Unknown shapes {unknown}; data.source.classes may hold {list(SHAPES)}.")
@@ -154,13 +150,9 @@ class ShapeTags(GeneratedFolder):
     name = "shape-tags"
 
     def __init__(
-        self,
-        train_images: int = 600,
-        test_images: int = 120,
-        image_size: int = 96,
-        seed: int = 0,
-        fixed_quarters: bool = False,
+        self, *, train_images: int, test_images: int, image_size: int, seed: int, fixed_quarters: bool
     ) -> None:
+        """The values come from the config (conf/data/shape_tags.yaml), their one statement."""
         self.params = {"train_images": int(train_images), "test_images": int(test_images)}
         self.params |= {"image_size": int(image_size), "seed": int(seed), "fixed_quarters": bool(fixed_quarters)}
 

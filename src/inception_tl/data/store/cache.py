@@ -157,7 +157,7 @@ def _write(paths: Sequence[str], spec: StorageSpec, staging: Path, workers: int)
     (staging / META).write_text(json.dumps(meta))
 
 
-def build_cache(paths: Sequence[str], spec: StorageSpec, directory: Path, workers: int = 4) -> bool:
+def build_cache(paths: Sequence[str], spec: StorageSpec, directory: Path, workers: int) -> bool:
     """Make sure `directory` holds the cache of `paths`; returns whether this call built it.
 
     Under a lock beside it: whoever comes second finds it complete and only opens it.

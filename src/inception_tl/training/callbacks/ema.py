@@ -36,7 +36,7 @@ class EMAWeights(WeightAveraging):
         trainer = L.Trainer(callbacks=[EMAWeights(decay=0.999)])
     """
 
-    def __init__(self, decay: float = 0.999, warmup: bool = True) -> None:
+    def __init__(self, *, decay: float, warmup: bool = True) -> None:
         if not 0 < decay < 1:
             raise ValueError(f"EMA decay={decay}: choose a value between 0 and 1, such as 0.999.")
         super().__init__(use_buffers=True)

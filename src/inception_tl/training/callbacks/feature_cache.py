@@ -57,10 +57,10 @@ class FeatureCache(Callback):
 
     Example::
 
-        trainer = L.Trainer(callbacks=[FreezeScheduleCallback(), FeatureCache()])
+        trainer = L.Trainer(callbacks=[FreezeScheduleCallback(), FeatureCache(enabled=True)])
     """
 
-    def __init__(self, enabled: bool = True) -> None:
+    def __init__(self, *, enabled: bool) -> None:
         self.enabled = enabled
         self._active = False
 

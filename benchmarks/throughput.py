@@ -53,9 +53,9 @@ from torch.utils.flop_counter import FlopCounterMode
 from inception_tl.config.instantiate import instantiate
 from inception_tl.config.schema import register_schemas
 from inception_tl.data import ImageDataModule
+from inception_tl.evaluation.file_predictions import predict_files
 from inception_tl.models import ImageClassifier
-from inception_tl.tasks.predict import predict_files
-from inception_tl.tasks.train import build_model
+from inception_tl.models.build import build_model
 from inception_tl.tasks.train import run as train_run
 from inception_tl.training.callbacks import FreezeScheduleCallback
 from inception_tl.training.callbacks.step_seed import StepSeed

@@ -8,6 +8,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "inception_tl"
 # A part may import its own layer and those below it.
 LAYERS = {
     "errors": 0,
+    "console": 0,
     "data": 1,
     "finetune": 1,
     "config": 2,
@@ -78,3 +79,39 @@ def test_the_parser_finds_imports_inside_functions_and_relative_ones(tmp_path):
     module.write_text("from ..models import head\n\ndef f():\n    import inception_tl.tasks.train\n")
     found = imported_modules(module, tmp_path / "inception_tl")
     assert [part_of(name) for name in found] == ["models", "tasks"]
+
+
+def entry_tasks() -> set[str]:
+    """The task modules the entry scripts run (tasks/train.py for train.py, ...), read from the scripts."""
+    root = PACKAGE.parents[1]
+    found = set()
+    for name in ("train.py", "eval.py", "predict.py", "export.py", "lr_find.py"):
+        for node in ast.walk(ast.parse((root / name).read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("inception_tl.tasks."):
+                found.add(node.module)
+    return found - {"inception_tl.tasks.cli"}
+
+
+def test_no_task_imports_another():
+    """What two tasks share belongs a layer down (models/build.py, evaluation/file_predictions.py); the tasks
+    package's own plumbing (cli, summary, run_identity) reads Hydra's state and stays with them."""
+    tasks = entry_tasks()
+    assert tasks == {f"inception_tl.tasks.{name}" for name in ("train", "evaluate", "predict", "export", "lr_find")}
+    crossing = [
+        f"{path.relative_to(PACKAGE)} imports {module}"
+        for part, path in modules()
+        if part == "tasks" and f"inception_tl.tasks.{path.stem}" in tasks
+        for module in imported_modules(path)
+        if module in tasks and module != f"inception_tl.tasks.{path.stem}"
+    ]
+    assert not crossing, "\n".join(crossing)
+
+
+def test_one_console():
+    """Every part prints through inception_tl.console: one place sets how the package writes to the terminal."""
+    makers = [
+        str(path.relative_to(PACKAGE))
+        for _, path in modules()
+        if path.name != "console.py" and "Console(" in path.read_text()
+    ]
+    assert not makers

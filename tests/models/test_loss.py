@@ -6,8 +6,8 @@ import torch.nn.functional as F
 
 from inception_tl.config.instantiate import instantiate
 from inception_tl.errors import ConfigError
+from inception_tl.models.build import build_model
 from inception_tl.models.loss import class_weights
-from inception_tl.tasks.train import build_model
 from tests.helpers import classifier, compose_config, write_image_tree
 
 

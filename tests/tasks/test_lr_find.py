@@ -7,8 +7,8 @@ import itertools
 import pytest
 
 from inception_tl.config.instantiate import instantiate
+from inception_tl.models.build import build_model
 from inception_tl.tasks.lr_find import lr_find, suggested_rate
-from inception_tl.tasks.train import build_model
 from tests.helpers import compose_config, write_image_tree
 
 

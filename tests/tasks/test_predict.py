@@ -7,7 +7,8 @@ import torch
 from inception_tl.data.preprocessing import eval_transform
 from inception_tl.data.store.decode import load_rgb
 from inception_tl.errors import ConfigError, DataError
-from inception_tl.tasks.predict import find_images, predict_files
+from inception_tl.evaluation.file_predictions import predict_files
+from inception_tl.tasks.predict import find_images
 from tests.helpers import calibrated_classifier, write_image_tree
 
 

@@ -4,7 +4,7 @@ at the epoch's end: on a GPU each one makes the host wait for the device, and at
 import lightning as L
 
 from inception_tl.config.instantiate import instantiate
-from inception_tl.tasks.train import build_model
+from inception_tl.models.build import build_model
 from inception_tl.training.host_syncs import counting_host_syncs
 from inception_tl.training.trainer import build_trainer
 from tests.helpers import compose_config, write_image_tree

@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 import torch
 from matplotlib.figure import Figure
-from rich.console import Console
 from rich.table import Table
 from torchmetrics.functional.classification import (
     multilabel_auroc,
@@ -28,6 +27,7 @@ from torchmetrics.functional.classification import (
     multilabel_recall,
 )
 
+from inception_tl.console import console
 from inception_tl.data.store.decode import load_rgb
 from inception_tl.evaluation.predictions import Predictions
 
@@ -143,7 +143,7 @@ def print_per_label(rows: Sequence[Mapping[str, Any]], title: str) -> None:
     for row in rows:
         cells = ["" if row[key] is None else f"{row[key]:.4f}" for key in COLUMNS[1:-1]]
         table.add_row(row["label"], *cells, str(row["support"]), end_section=row is rows[-2])
-    Console(soft_wrap=True).print(table)
+    console.print(table)
 
 
 def write_multilabel_files(

@@ -7,9 +7,10 @@ from typing import Any
 import lightning as L
 import numpy as np
 
+from inception_tl.console import console
 from inception_tl.data import ImageDataModule
 from inception_tl.evaluation.predictions import Predictions
-from inception_tl.evaluation.writer import confusion_counts, console
+from inception_tl.evaluation.writer import confusion_counts
 from inception_tl.models import ImageClassifier
 from inception_tl.training.callbacks.predictions import PredictionCollector
 from inception_tl.training.checkpoints import read_checkpoint

@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 from lightning.pytorch.loggers import Logger, TensorBoardLogger, WandbLogger
 from PIL import Image
-from rich.console import Console
 from rich.table import Table
 
+from inception_tl.console import console
 from inception_tl.evaluation import plots
 from inception_tl.evaluation.calibration import negative_log_likelihood, rescaled
 from inception_tl.evaluation.multilabel_report import write_multilabel_files
@@ -34,8 +34,6 @@ from inception_tl.evaluation.report import (
     per_class_rows,
     reliability,
 )
-
-console = Console(soft_wrap=True)  # long paths stay on one line, greppable in logs
 
 COLUMNS = ("class", "precision", "recall", "f1", "support")
 # The W&B predictions table uploads every image it shows: the first this many (all of predictions.csv on disk).
@@ -52,7 +50,7 @@ def confusion_counts(predictions: Predictions) -> np.ndarray:
     return np.bincount(flat, minlength=size * size).reshape(size, size)
 
 
-def print_per_class(rows: Sequence[Mapping[str, Any]], title: str, console: Console | None = None) -> None:
+def print_per_class(rows: Sequence[Mapping[str, Any]], title: str) -> None:
     table = Table(title=title)
     for column in COLUMNS:
         table.add_column(column, justify="left" if column == "class" else "right")
@@ -60,7 +58,7 @@ def print_per_class(rows: Sequence[Mapping[str, Any]], title: str, console: Cons
         cells = [row["class"]]
         cells += ["" if row[key] is None else f"{row[key]:.4f}" for key in ("precision", "recall", "f1")]
         table.add_row(*cells, str(row["support"]), end_section=row["class"] == rows[-4]["class"])
-    (console or Console()).print(table)
+    console.print(table)
 
 
 def log_report(loggers: Sequence[Logger], figures: Mapping[str, Path], predictions: Predictions, prefix: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import shlex
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -13,14 +12,13 @@ from typing import Any
 import optuna
 from omegaconf import OmegaConf
 from optuna.trial import FrozenTrial, TrialState
-from rich.console import Console
 from rich.table import Table
 
+from inception_tl.console import console
 from inception_tl.errors import ConfigError
 from inception_tl.search.space import SearchSpace, override_value
 
 # The trial table is wide: give it room in logs too (rich assumes 80 columns when not in a terminal).
-console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 # Command-line overrides that select the search itself: left out of the best trial's command.
 SEARCH_ONLY = ("hparams_search", "hydra/sweeper")

@@ -21,16 +21,15 @@ from typing import Any
 
 import torch
 from omegaconf import DictConfig
-from rich.console import Console
 from torch import nn
 
+from inception_tl.console import console
 from inception_tl.errors import ConfigError
 from inception_tl.models import ImageClassifier
 from inception_tl.models.batchnorm_folding import fold_batchnorm
 from inception_tl.models.loading import load_classifier
 
 FORMATS = {"onnx": "model.onnx", "torchscript": "model.torchscript.pt"}
-console = Console(soft_wrap=True)  # long paths stay on one line, greppable in logs
 
 
 class ExportableClassifier(nn.Module):

@@ -15,10 +15,10 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from inception_tl.config.instantiate import config_values, instantiate
+from inception_tl.console import console
 from inception_tl.errors import ConfigError, TrainingError
 from inception_tl.evaluation.plots import lr_range_curve
-from inception_tl.evaluation.writer import console
-from inception_tl.tasks.train import build_model
+from inception_tl.models.build import build_model
 from inception_tl.training.callbacks import FreezeScheduleCallback
 from inception_tl.training.callbacks.lr_range_test import LearningRateRangeTest
 from inception_tl.training.callbacks.step_seed import StepSeed

@@ -12,9 +12,9 @@ from omegaconf import DictConfig
 from rich.table import Table
 
 from inception_tl.config.instantiate import config_values
+from inception_tl.console import console
 from inception_tl.data import DataReport
 from inception_tl.data.worker.augment import Augment
-from inception_tl.evaluation.writer import console
 from inception_tl.models import ImageClassifier
 
 COLOUR_KEYS = ("brightness", "contrast", "saturation", "hue", "greyscale")

@@ -10,13 +10,14 @@ from lightning.pytorch.callbacks import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from inception_tl.config.instantiate import config_values, instantiate
+from inception_tl.console import console
 from inception_tl.data import ImageDataModule
 from inception_tl.errors import ConfigError
 from inception_tl.evaluation.passes import evaluate_best
-from inception_tl.evaluation.writer import console, write_outputs
+from inception_tl.evaluation.writer import write_outputs
 from inception_tl.finetune import FinetuneConfig
-from inception_tl.models import ImageClassifier
-from inception_tl.models.loss import class_weights, describe_weights, positive_weights
+from inception_tl.models.build import build_model
+from inception_tl.models.loss import describe_weights
 from inception_tl.tasks.run_identity import wandb_run_identity
 from inception_tl.tasks.summary import print_run_summary
 from inception_tl.training.callbacks.compile_time import CompileTimeReport
@@ -35,31 +36,6 @@ from inception_tl.training.loggers import finish_wandb_runs
 from inception_tl.training.trainer import build_trainer
 
 CALIBRATIONS = ("temperature", "none")
-
-
-def build_model(cfg: DictConfig, datamodule: ImageDataModule) -> ImageClassifier:
-    setting = cfg.get("loss", {}).get("class_weights")
-    report = datamodule.setup_data()
-    if datamodule.multi_label:
-        images = len(report.samples["train"])
-        weights = positive_weights(setting, report.counts["train"], images, datamodule.class_names)
-    else:
-        weights = class_weights(setting, report.counts["train"], datamodule.class_names)
-    return ImageClassifier(
-        backbone=config_values(cfg.backbone),
-        class_names=datamodule.class_names,
-        preprocessing=datamodule.preprocessing,
-        optimizer=config_values(cfg.optim),
-        scheduler=config_values(cfg.get("scheduler")),
-        label_smoothing=cfg.label_smoothing,
-        class_weights=weights,
-        mixup=config_values(cfg.get("mixup")),
-        finetune=config_values(cfg.get("finetune")),
-        trained_on=config_values(cfg.data),
-        multi_label=datamodule.multi_label,
-        # Resuming restores every weight from the checkpoint: no need to fetch pretrained ones.
-        load_weights=cfg.ckpt_path is None,
-    ).set_channels_last(cfg.channels_last)
 
 
 def search_pruning(cfg: DictConfig) -> Callback | None:

@@ -1,0 +1,12 @@
+"""Where the package prints: one console on standard output for what a run says and its tables, and one on standard
+error for predict.py's per-file lines. Soft wrap keeps a long path on one line, so grep and copy-paste find it;
+off a terminal the width is 200 columns, wide enough for a search's trial table in a log."""
+
+from __future__ import annotations
+
+import sys
+
+from rich.console import Console
+
+console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+err_console = Console(stderr=True, soft_wrap=True)

@@ -189,16 +189,24 @@ class ImageDataModule(L.LightningDataModule):
         self.setup_data()
 
     @property
+    def report(self) -> DataReport:
+        """The data report of `setup_data`: reading a property never downloads, scans or builds the cache, so a
+        reader must have set the data up (train.py and eval.py do first, Lightning through `setup`)."""
+        if self._report is None:
+            raise RuntimeError("The data is not set up yet: call ImageDataModule.setup_data() first.")
+        return self._report
+
+    @property
     def samples(self) -> dict[str, list[Sample]]:
-        return self.setup_data().samples
+        return self.report.samples
 
     @property
     def class_names(self) -> list[str]:
-        return self.setup_data().class_names
+        return self.report.class_names
 
     @property
     def has_test(self) -> bool:
-        return "test" in self.samples
+        return "test" in self.report.samples
 
     @property
     def image_size(self) -> int:

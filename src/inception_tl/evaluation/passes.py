@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import lightning as L
@@ -63,13 +64,26 @@ def evaluate_split(
     return metrics, predictions
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    """What evaluating a run's best checkpoint gives back: `metrics` (what metrics.json holds), the
+    `predictions` of the report's `split` (test, or val without a test split), what the objective's post-fit step
+    chose (`fitted`: the temperature or thresholds) and the checkpoint evaluated (None: the last weights)."""
+
+    metrics: dict[str, Any]
+    predictions: Predictions
+    split: str
+    fitted: dict[str, Any]
+    best_checkpoint: str | None
+
+
 def evaluate_best(
     trainer: L.Trainer,
     model: ImageClassifier,
     datamodule: ImageDataModule,
     collector: PredictionCollector,
     calibrate: bool,
-) -> tuple[dict[str, Any], Predictions]:
+) -> Evaluation:
     """Validation and test metrics of the best checkpoint (the current weights if none was saved), and the
     predictions of the report's split: test, or validation when there is no test split.
 
@@ -95,4 +109,5 @@ def evaluate_best(
     metrics["class_names"] = model.class_names
     metrics.update(model.objective.fitted())  # the temperature, or each label's threshold
     metrics["best_checkpoint"] = best or None
-    return metrics, predictions
+    split = "test" if datamodule.has_test else "val"
+    return Evaluation(metrics, predictions, split, model.objective.fitted(), best or None)

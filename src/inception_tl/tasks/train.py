@@ -76,8 +76,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     if ckpt_path is not None:
         check_same_classes(saved, datamodule.class_names, ckpt_path)
     model = build_model(cfg, datamodule)
-    collector = PredictionCollector()
-    own_callbacks: list[Callback] = [collector]
+    collector, history = PredictionCollector(), EpochHistory()  # the run reads both after fitting
+    own_callbacks: list[Callback] = [collector, history]
     pruning = search_pruning(cfg)
     if pruning is not None:
         own_callbacks.append(pruning)
@@ -105,14 +105,19 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         if pruning is not None:
             pruning.raise_if_pruned()  # a pruned trial is not worth evaluating
         calibrate = cfg.calibration == "temperature"
-        metrics, predictions = evaluate_best(trainer, model, datamodule, collector, calibrate)
-        history = next((list(cb.rows) for cb in trainer.callbacks if isinstance(cb, EpochHistory)), [])
-
+        evaluation = evaluate_best(trainer, model, datamodule, collector, calibrate)
         if trainer.is_global_zero:
-            if metrics["best_checkpoint"]:  # eval.py, predict.py and export take them from there
-                finish_best_checkpoint(metrics["best_checkpoint"], **model.objective.fitted())
-            split = "test" if datamodule.has_test else "val"
-            write_outputs(output_dir, metrics, predictions, split, history, trainer.loggers, cfg.figures)
+            if evaluation.best_checkpoint:  # eval.py, predict.py and export take the fitted values from there
+                finish_best_checkpoint(evaluation.best_checkpoint, **evaluation.fitted)
+            write_outputs(
+                output_dir,
+                evaluation.metrics,
+                evaluation.predictions,
+                evaluation.split,
+                list(history.rows),
+                trainer.loggers,
+                cfg.figures,
+            )
     finally:
         finish_wandb_runs(trainer.loggers)
-    return metrics
+    return evaluation.metrics

@@ -13,6 +13,7 @@ from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelChec
 from omegaconf import DictConfig
 
 from inception_tl.config.instantiate import instantiate
+from inception_tl.training.callbacks.freeze_schedule import FreezeScheduleCallback
 from inception_tl.training.checkpoint_io import AtomicCheckpointIO
 from inception_tl.training.loggers import build_loggers
 
@@ -49,7 +50,9 @@ def build_trainer(
 ) -> L.Trainer:
     """The Trainer of the config, with the callbacks of the config group and those the caller needs;
     `wandb_identity` names a W&B run (see `build_loggers`)."""
-    callbacks = [instantiate(node) for node in (cfg.get("callbacks") or {}).values() if node]
+    # The freeze schedule drives what trains: no config can leave it out (the model refuses to train without it).
+    callbacks: list[Callback] = [FreezeScheduleCallback()]
+    callbacks += [instantiate(node) for node in (cfg.get("callbacks") or {}).values() if node]
     callbacks += own_callbacks
     loggers = build_loggers(cfg, wandb_identity)
     if not loggers:  # `~logger`: the learning-rate monitor has nowhere to write (Lightning would refuse to start)

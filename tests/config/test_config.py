@@ -182,8 +182,9 @@ def test_callback_options_combine_in_one_command(tmp_path):
         assert sum(isinstance(cb, ModelCheckpoint) for cb in build_trainer(cfg).callbacks) == 2  # best and last
 
 
-def enum_options() -> list[tuple[list[str], str, list[str]]]:
-    """(group choices, dotted key, valid values) for every option of every schema whose values are a fixed set."""
+def enum_options() -> list[tuple[str, list[str], str, list[str]]]:
+    """(config, group choices, dotted key, valid values) for every option of every schema whose values are a fixed
+    set."""
     import dataclasses
     import enum
     import typing
@@ -191,42 +192,46 @@ def enum_options() -> list[tuple[list[str], str, list[str]]]:
     from inception_tl.config import schema
 
     roots = [
-        ([], "data", schema.DataSchema),
-        ([], "backbone", schema.BackboneSchema),
-        ([], "finetune", schema.finetune_schema()),
-        ([], "scheduler", schema.CosineSchema),
-        (["scheduler=plateau"], "scheduler", schema.PlateauSchema),
-        ([], "optim", schema.OptimSchema),
+        ("train", [], "data", schema.DataSchema),
+        ("train", [], "backbone", schema.BackboneSchema),
+        ("train", [], "finetune", schema.finetune_schema()),
+        ("train", [], "scheduler", schema.CosineSchema),
+        ("train", ["scheduler=plateau"], "scheduler", schema.PlateauSchema),
+        ("train", [], "optim", schema.OptimSchema),
+        ("lr_find", [], "lr_find", schema.LrFindSchema),
     ]
     found = []
 
-    def walk(choices: list[str], prefix: str, node: type) -> None:
+    def walk(config: str, choices: list[str], prefix: str, node: type) -> None:
         hints = typing.get_type_hints(node)
         for item in dataclasses.fields(node):
             kind = hints[item.name]
             for candidate in typing.get_args(kind) or (kind,):
                 if isinstance(candidate, type) and issubclass(candidate, enum.Enum):
-                    found.append((choices, f"{prefix}.{item.name}", [member.value for member in candidate]))
+                    found.append((config, choices, f"{prefix}.{item.name}", [member.value for member in candidate]))
                 elif dataclasses.is_dataclass(candidate):
-                    walk(choices, f"{prefix}.{item.name}", candidate)
+                    walk(config, choices, f"{prefix}.{item.name}", candidate)
 
-    for choices, prefix, node in roots:
-        walk(choices, prefix, node)
+    for config, choices, prefix, node in roots:
+        walk(config, choices, prefix, node)
     return found
 
 
 ENUM_OPTIONS = enum_options()
 
 
-@pytest.mark.parametrize(("choices", "key", "valid"), ENUM_OPTIONS, ids=[key for _, key, _ in ENUM_OPTIONS])
-def test_a_wrong_choice_fails_at_composition_naming_the_valid_ones(tmp_path, choices, key, valid):
+@pytest.mark.parametrize(
+    ("config", "choices", "key", "valid"), ENUM_OPTIONS, ids=[key for _, _, key, _ in ENUM_OPTIONS]
+)
+def test_a_wrong_choice_fails_at_composition_naming_the_valid_ones(tmp_path, config, choices, key, valid):
     """Every option with a fixed set of values is an Enum that Hydra checks before any data or model is built."""
     with pytest.raises(ConfigCompositionException) as raised:
-        compose_config([*choices, f"{key}=nonsense"], tmp_path)
+        compose_config([*choices, f"{key}=nonsense"], tmp_path, config_name=config)
     assert f"Invalid value 'nonsense', expected one of [{', '.join(valid)}]" in str(raised.value.__cause__)
 
 
 def test_every_fixed_choice_is_checked_above():
-    keys = {key for _, key, _ in ENUM_OPTIONS}
+    keys = {key for _, _, key, _ in ENUM_OPTIONS}
     assert {"finetune.strategy", "backbone.head.kind", "scheduler.name", "scheduler.mode", "data.crop_mode"} <= keys
+    assert "lr_find.phase" in keys
     assert {"data.cache", "data.verify", "data.augment.policy", "data.on_duplicate", "data.worker_mode"} <= keys

@@ -88,6 +88,24 @@ class PlateauSchema:
     patience: int = 2
 
 
+class LrFindPhase(str, Enum):
+    """`lr_find.phase`: what trains during the learning-rate range test."""
+
+    warmup = "warmup"  # the backbone frozen: the head alone
+    full = "full"  # everything, each group at its configured ratio to the head's rate
+
+
+@dataclass
+class LrFindSchema:
+    """`lr_find` (lr_find.py): the head's rate grows exponentially from `start` to `stop` over at most `steps` steps
+    (it stops early once the loss has clearly diverged); the other groups keep their ratios to it."""
+
+    phase: LrFindPhase = LrFindPhase.warmup
+    start: float = 1.0e-7
+    stop: float = 1.0
+    steps: int = 100
+
+
 @dataclass
 class HeadSchema:
     kind: HeadKind = HeadKind.linear
@@ -196,5 +214,6 @@ def register_schemas() -> None:
     store.store(group="schema", name="finetune", node=finetune_schema())
     store.store(group="schema", name="mixup", node=MixOptions)
     store.store(group="schema", name="optim", node=OptimSchema)
+    store.store(group="schema", name="lr_find", node=LrFindSchema)
     store.store(group="schema/scheduler", name="cosine", node=CosineSchema)
     store.store(group="schema/scheduler", name="plateau", node=PlateauSchema)

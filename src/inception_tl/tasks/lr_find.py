@@ -64,19 +64,19 @@ def lr_find(cfg: DictConfig) -> dict[str, Any]:
     """Sweep, write lr_find.csv and lr_find.png into the run directory, print the suggestion and its command."""
     output_dir = Path(cfg.paths.output_dir)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    settings = cfg.lr_find
+    settings = config_values(cfg.lr_find)  # the phase by its name
     with open_dict(cfg):
-        cfg.finetune = OmegaConf.create(phase_finetune(config_values(cfg.finetune), settings.phase))
+        cfg.finetune = OmegaConf.create(phase_finetune(config_values(cfg.finetune), settings['phase']))
         cfg.scheduler = None  # the test sets every rate itself
     datamodule = instantiate(cfg.data, backbone=cfg.backbone.name)
     datamodule.setup_data()
     model = build_model(cfg, datamodule)
-    test = LearningRateRangeTest(settings.start, settings.stop, settings.steps)
+    test = LearningRateRangeTest(settings['start'], settings['stop'], settings['steps'])
     trainer = L.Trainer(
         accelerator=cfg.trainer.accelerator,
         devices=1,
         precision=resolve_precision(cfg.trainer.precision),
-        max_steps=settings.steps,
+        max_steps=settings['steps'],
         limit_val_batches=0,
         num_sanity_val_steps=0,
         logger=False,
@@ -97,7 +97,7 @@ def lr_find(cfg: DictConfig) -> dict[str, Any]:
             writer.writerow([step, loss, *groups])
     lr_range_curve(test.rates[: len(test.losses)], test.losses, rate, output_dir / "lr_find.png")
     command = ready_command(rate)
-    console.print(f"Suggested optim.lr = {rate:.2g} ({settings.phase} phase; {len(test.losses)} steps).")
+    console.print(f"Suggested optim.lr = {rate:.2g} ({settings['phase']} phase; {len(test.losses)} steps).")
     console.print(f"Wrote {output_dir / 'lr_find.png'} and {output_dir / 'lr_find.csv'}. To train with it:")
     console.print(command)
     return {"suggested_lr": rate, "rates": test.rates, "losses": test.losses, "group_rates": test.group_rates}

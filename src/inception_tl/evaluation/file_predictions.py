@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader
 
 from inception_tl.data.device import BatchTransform
 from inception_tl.data.store import StorageSpec
-from inception_tl.data.worker import ImageFiles, collate_files
+from inception_tl.data.worker import FilesToPredict, collate_files
 from inception_tl.training.trainer import autocast
 
 
@@ -91,7 +91,7 @@ def predict_files(
     spec = StorageSpec.for_preprocessing(preprocessing)
     transform = BatchTransform.for_preprocessing(preprocessing)
     loader = DataLoader(
-        ImageFiles(paths, spec, transform.size),
+        FilesToPredict(paths, spec, transform.size),
         batch_size=batch_size,
         num_workers=num_workers,
         collate_fn=collate_files,

@@ -6,9 +6,9 @@ import pytest
 import torch
 import torchvision.transforms.functional as TF
 
-from inception_tl.data.device.colour import apply_colour, erase
+from inception_tl.data.device.colour_ops import apply_colour, erase
 from inception_tl.data.worker.augment import Augment
-from inception_tl.data.worker.colour import COLOUR_FIELDS, IDENTITY, POLICY_OPS, draw_colour, draw_erase
+from inception_tl.data.worker.colour_draws import COLOUR_FIELDS, IDENTITY, POLICY_OPS, draw_colour, draw_erase
 from tests.helpers import make_datamodule, write_image_tree
 
 FIELD = {name: index for index, name in enumerate(COLOUR_FIELDS)}

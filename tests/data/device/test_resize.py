@@ -7,11 +7,12 @@ import pytest
 import torch
 from PIL import Image
 
-from inception_tl.data.device.resize import crop_box, eval_crop
+from inception_tl.data.device.resize import eval_crop
 from inception_tl.data.preprocessing import eval_transform
 from inception_tl.data.store import StorageSpec
 from inception_tl.data.store.decode import decode_for_storage
 from inception_tl.data.worker.collate import collate_images
+from inception_tl.data.worker.eval_crop import eval_crop_box
 
 
 def pil_crop(path, size: int, crop_pct: float, interpolation: str):
@@ -34,7 +35,7 @@ def test_random_sizes_equal_pil_in_one_batch(tmp_path, interpolation):
         Image.fromarray(rng.integers(0, 256, (*shape, 3), dtype=np.uint8)).save(paths[-1])
     stored = [decode_for_storage(str(path), resize, interpolation) for path in paths]  # as the store keeps them
     items = [
-        {"image": pixels, "label": 0, "index": index, "box": crop_box(*pixels.shape[:2], resize, size)}
+        {"image": pixels, "label": 0, "index": index, "box": eval_crop_box(*pixels.shape[:2], resize, size)}
         for index, pixels in enumerate(stored)
     ]
     batch = collate_images(items)
@@ -54,7 +55,7 @@ def test_a_batch_stored_at_the_resize_size_is_only_cut_and_still_equals_pil(tmp_
         Image.fromarray(rng.integers(0, 256, (*shape, 3), dtype=np.uint8)).save(path)
     stored = [decode_for_storage(str(path), 85, "bicubic") for path in paths]
     items = [
-        {"image": pixels, "label": 0, "index": index, "box": crop_box(*pixels.shape[:2], 85, 75)}
+        {"image": pixels, "label": 0, "index": index, "box": eval_crop_box(*pixels.shape[:2], 85, 75)}
         for index, pixels in enumerate(stored)
     ]
     batch = collate_images(items)
@@ -67,15 +68,15 @@ def test_a_batch_stored_at_the_resize_size_is_only_cut_and_still_equals_pil(tmp_
 
 
 def test_the_crop_box_is_torchvisions_resize_and_centre_crop():
-    assert crop_box(300, 300, 341, 299) == (341, 341, 21, 21)  # horse-or-human: up to 341, the centre 299
-    assert crop_box(32, 32, 341, 299) == (341, 341, 21, 21)  # CIFAR-10: the same from 32 px
-    assert crop_box(341, 512, 341, 299) == (341, 512, 21, 106)  # already stored at the resize size
-    assert crop_box(50, 25, 85, 75) == (170, 85, 48, 5)  # tall: the shorter side sets the scale
+    assert eval_crop_box(300, 300, 341, 299) == (341, 341, 21, 21)  # horse-or-human: up to 341, the centre 299
+    assert eval_crop_box(32, 32, 341, 299) == (341, 341, 21, 21)  # CIFAR-10: the same from 32 px
+    assert eval_crop_box(341, 512, 341, 299) == (341, 512, 21, 106)  # already stored at the resize size
+    assert eval_crop_box(50, 25, 85, 75) == (170, 85, 48, 5)  # tall: the shorter side sets the scale
 
 
 def test_an_image_the_store_did_not_reduce_is_refused():
     with pytest.raises(ValueError, match="would be reduced on the device"):
-        crop_box(200, 120, 85, 75)
+        eval_crop_box(200, 120, 85, 75)
 
 
 @pytest.mark.parametrize("crop_mode", ["squash", "border"])
@@ -96,7 +97,14 @@ def test_squash_and_border_stored_then_cut_equal_timms_transform(tmp_path, crop_
         stored = spec.decode(str(path))
         assert stored.shape == (spec.shorter_side, spec.shorter_side, 3)
         batch = collate_images(
-            [{"image": stored, "label": 0, "index": 0, "box": crop_box(*stored.shape[:2], spec.shorter_side, size)}]
+            [
+                {
+                    "image": stored,
+                    "label": 0,
+                    "index": 0,
+                    "box": eval_crop_box(*stored.shape[:2], spec.shorter_side, size),
+                }
+            ]
         )
         assert batch["resampling"] == (False, False)  # only cut
         crop = eval_crop(batch["images"].permute(0, 3, 1, 2), batch["sizes"], batch["boxes"], size, "bicubic")

@@ -14,8 +14,8 @@ from inception_tl.data.options import CacheMode
 from inception_tl.data.store import cache
 from inception_tl.data.store.cache import (
     CachedImages,
-    FileImages,
     StorageSpec,
+    UncachedImages,
     build_cache,
     cache_key,
     cache_refusal,
@@ -47,7 +47,7 @@ def test_cached_pixels_equal_a_fresh_decode_at_the_storage_size(mixed_tree, tmp_
     paths = image_paths(mixed_tree)
     directory = tmp_path / "cache" / cache_key(paths, SPEC)
     assert build_cache(paths, SPEC, directory, workers=2)
-    cached, files = CachedImages(directory), FileImages(paths, SPEC)
+    cached, files = CachedImages(directory), UncachedImages(paths, SPEC)
     shapes = set()
     for position, path in enumerate(paths):
         stored = cached.read(position)
@@ -138,10 +138,10 @@ def test_a_build_killed_half_way_leaves_nothing_that_a_later_run_trusts(mixed_tr
 def test_the_size_budget_and_none_decode_from_the_files_and_say_why(image_tree):
     root = image_tree({"train": {"a": 4, "b": 4}})
     over_budget = make_datamodule(root, val_split=0.25, cache_max_gb=0)
-    assert isinstance(over_budget._store, FileImages)
+    assert isinstance(over_budget._store, UncachedImages)
     assert "over data.cache_max_gb=0" in over_budget.setup_data().storage
     off = make_datamodule(root, val_split=0.25, cache="none")
-    assert isinstance(off._store, FileImages)
+    assert isinstance(off._store, UncachedImages)
     assert "data.cache=none" in off.setup_data().storage
     assert not (root.parent / f"{root.name}-decoded").exists()
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from inception_tl.data.options import WorkerMode
-from inception_tl.data.store import CachedImages, FileImages
+from inception_tl.data.store import CachedImages, UncachedImages
 from inception_tl.data.worker import ThreadLoader
 from tests.helpers import make_datamodule, write_image_tree
 
@@ -47,7 +47,7 @@ def test_auto_takes_threads_for_cached_images_and_processes_for_decoding(tree):
     assert cached.worker_mode is WorkerMode.auto
     assert isinstance(cached._store, CachedImages)
     assert cached.uses_threads
-    assert isinstance(decoding._store, FileImages)
+    assert isinstance(decoding._store, UncachedImages)
     assert not decoding.uses_threads
     assert isinstance(cached.loader("train"), ThreadLoader)
     assert decoding.loader("train").num_workers == 2

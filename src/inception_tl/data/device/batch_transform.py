@@ -11,7 +11,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from inception_tl.data.device.colour import apply_colour, erase
+from inception_tl.data.device.colour_ops import apply_colour, erase
 from inception_tl.data.device.resize import FILTERS, eval_crop
 from inception_tl.errors import ConfigError
 

@@ -12,7 +12,7 @@ the rows and columns of the crop are computed.
 
 Images arrive here at most at the resize size: the store reduces larger ones with PIL itself, to exactly the
 size timm's resize gives (`store.decode`), so the device only enlarges or keeps a side, never reduces it
-(reducing would widen the filter by the scale); `crop_box` refuses an image that would need it.
+(reducing would widen the filter by the scale); the worker's `eval_crop_box` refuses an image that would need it.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from __future__ import annotations
 import math
 
 import torch
-
-from inception_tl.data.preprocessing import resized_shape
 
 # PIL's ImagingResample: fixed-point weights with this many fractional bits for 8-bit images.
 PRECISION_BITS = 32 - 8 - 2
@@ -94,27 +92,6 @@ def cut(pixels: torch.Tensor, start: torch.Tensor, count: int, dim: int) -> torc
     return pixels.gather(dim, index.view(view).expand(shape))
 
 
-def crop_box(height: int, width: int, resize: int, size: int) -> tuple[int, int, int, int]:
-    """(resized height, resized width, top, left): where timm's eval transform puts an image of this size, as
-    torchvision's `Resize(resize)` and `CenterCrop(size)` compute it. Worked out per image in the loader
-    worker, so the device needs no value back from its own tensors."""
-    resized_h, resized_w = resized_shape(height, width, resize)
-    if resized_h < height or resized_w < width:
-        raise ValueError(
-            f"A {width} x {height} image would be reduced on the device; images reach it at most at the resize "
-            f"size ({resize} px on the shorter side), reduced by the store (store.decode.decode_for_storage)."
-        )
-    return resized_h, resized_w, round((resized_h - size) / 2.0), round((resized_w - size) / 2.0)
-
-
-def needs_resampling(sizes: list[tuple[int, int]], boxes: list[tuple[int, int, int, int]]) -> tuple[bool, bool]:
-    """Whether any image of a batch changes height, and whether any changes width, in its `crop_box`: worked out
-    by the loader worker, so the device knows which passes to run without reading its own tensors."""
-    rows = any(box[0] != height for (height, _), box in zip(sizes, boxes, strict=True))
-    columns = any(box[1] != width for (_, width), box in zip(sizes, boxes, strict=True))
-    return rows, columns
-
-
 def eval_crop(
     images: torch.Tensor,
     sizes: torch.Tensor,
@@ -126,8 +103,8 @@ def eval_crop(
     """timm's eval crop of each image, exactly as PIL computes it, as float32 pixel values in [0, 255].
 
     images: uint8 (N, 3, H, W) canvases holding each image at the top left; sizes: (N, 2) each image's height
-    and width; boxes: (N, 4) its `crop_box`; resampling: `needs_resampling` of the batch (the rows, the
-    columns), whose passes are otherwise cuts. Returns (N, 3, size, size).
+    and width; boxes: (N, 4) its `worker.eval_crop.eval_crop_box`; resampling: `needs_resampling` of the batch
+    (the rows, the columns), whose passes are otherwise cuts. Returns (N, 3, size, size).
     """
     if interpolation not in FILTERS:
         raise ValueError(f"No device resize for interpolation {interpolation!r}; choose one of {sorted(FILTERS)}.")

@@ -8,9 +8,9 @@ from typing import Protocol
 
 import numpy as np
 
-from inception_tl.data.store.cache import CachedImages, FileImages, StorageSpec, open_store
+from inception_tl.data.store.cache import CachedImages, StorageSpec, UncachedImages, open_store
 
-__all__ = ["CachedImages", "FileImages", "ImageStore", "StorageSpec", "open_store"]
+__all__ = ["CachedImages", "ImageStore", "StorageSpec", "UncachedImages", "open_store"]
 
 
 class ImageStore(Protocol):

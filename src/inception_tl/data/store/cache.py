@@ -74,7 +74,7 @@ class StorageSpec:
         return [self.shorter_side, self.interpolation, *extra]
 
 
-class FileImages:
+class UncachedImages:
     """Images decoded from their files at every access (`data.cache=none`): no disk used, CPU spent per epoch."""
 
     def __init__(self, paths: Sequence[str], spec: StorageSpec) -> None:
@@ -229,7 +229,7 @@ def open_store(
     max_gb: float,
     workers: int,
     sizes: Mapping[str, tuple[int, int]],
-) -> tuple[CachedImages | FileImages, str]:
+) -> tuple[CachedImages | UncachedImages, str]:
     """The images of `paths` by position, and what was decided, in words: the decoded-image cache when `mode`
     allows it (built now if needed), else decoding from the files at every access.
 
@@ -240,7 +240,7 @@ def open_store(
     if refusal is not None:
         if mode is CacheMode.always:
             raise ConfigError(f"data.cache=always: cannot cache the decoded images: {refusal}.")
-        return FileImages(paths, spec), f"Decoding images at every epoch (no decoded-image cache: {refusal})."
+        return UncachedImages(paths, spec), f"Decoding images at every epoch (no decoded-image cache: {refusal})."
     directory = cache_dir / cache_key(paths, spec)  # stats every file: only when caching
     state = "built" if build_cache(paths, spec, directory, workers=workers) else "reused"
     note = (

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from inception_tl.data.worker.augment import Augment
     from inception_tl.data.worker.collate import collate_features, collate_files, collate_images
-    from inception_tl.data.worker.items import FeatureSplit, ImageFiles, SplitImages
+    from inception_tl.data.worker.items import FeatureSplit, FilesToPredict, SplitImages
     from inception_tl.data.worker.loader import make_loader
     from inception_tl.data.worker.sampling import ResumableShuffleSampler
     from inception_tl.data.worker.threads import ThreadLoader
@@ -24,7 +24,7 @@ LAZY = {
     "collate_files": "collate",
     "collate_images": "collate",
     "FeatureSplit": "items",
-    "ImageFiles": "items",
+    "FilesToPredict": "items",
     "SplitImages": "items",
     "make_loader": "loader",
     "ResumableShuffleSampler": "sampling",
@@ -34,7 +34,7 @@ LAZY = {
 __all__ = [
     "Augment",
     "FeatureSplit",
-    "ImageFiles",
+    "FilesToPredict",
     "ResumableShuffleSampler",
     "SplitImages",
     "ThreadLoader",

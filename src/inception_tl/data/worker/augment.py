@@ -49,7 +49,7 @@ class Augment:
     saturation: float = 0.0
     hue: float = 0.0
     greyscale: float = 0.0
-    # trivial: `policy_ops` colour operations of random kind and strength per image (worker/colour.py).
+    # trivial: `policy_ops` colour operations of random kind and strength per image (worker/colour_draws.py).
     policy: AugmentPolicy = AugmentPolicy.none
     policy_ops: int = 1
     # Random erasing's probability (timm's reprob): one box of noise per image.
@@ -71,7 +71,9 @@ class Augment:
         return any(amount > 0 for amount in amounts) or self.policy is not AugmentPolicy.none
 
 
-def crop_box(rng: np.random.Generator, height: int, width: int, scale: Sequence[float]) -> tuple[int, int, int, int]:
+def random_crop_box(
+    rng: np.random.Generator, height: int, width: int, scale: Sequence[float]
+) -> tuple[int, int, int, int]:
     """(top, left, height, width) of a random crop: torchvision's `RandomResizedCrop.get_params`, seeded.
 
     Ten tries at an area fraction in `scale` and a log-uniform aspect ratio in CROP_RATIO; if none
@@ -125,7 +127,7 @@ class WarpParameters:
 
 def draw_parameters(rng: np.random.Generator, height: int, width: int, size: int, augment: Augment) -> WarpParameters:
     """One image's augmentation, drawn in torchvision's order and ranges (shift in whole output pixels)."""
-    crop = crop_box(rng, height, width, augment.crop_scale)
+    crop = random_crop_box(rng, height, width, augment.crop_scale)
     flip = bool(rng.random() < augment.hflip)
     angle = float(rng.uniform(-augment.rotation, augment.rotation))
     max_shift = augment.shift * size

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from inception_tl.data.device.resize import needs_resampling
+from inception_tl.data.worker.eval_crop import needs_resampling
 
 
 def canvas(images: Sequence[np.ndarray]) -> torch.Tensor:
@@ -39,7 +39,7 @@ def warp_thetas(items: Sequence[Mapping[str, Any]], canvas_h: int, canvas_w: int
 def collate_images(items: Sequence[Mapping[str, Any]]) -> dict[str, torch.Tensor]:
     """{images (N, H, W, 3) uint8, labels, indices, sizes} and, for training images, their warps (`thetas`), colour
     parameters and erased boxes when those are on; for the others their evaluation crop boxes (`boxes`) and
-    `resampling` (see `device.resize.needs_resampling`)."""
+    `resampling` (see `worker.eval_crop.needs_resampling`)."""
     images = canvas([item["image"] for item in items])
     batch = {
         "images": images,

@@ -15,10 +15,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from inception_tl.data.device.resize import crop_box
 from inception_tl.data.store import ImageStore, StorageSpec
 from inception_tl.data.worker.augment import Augment, draw_parameters, output_to_source
-from inception_tl.data.worker.colour import draw_colour, draw_erase
+from inception_tl.data.worker.colour_draws import draw_colour, draw_erase
+from inception_tl.data.worker.eval_crop import eval_crop_box
 from inception_tl.errors import DataError
 
 
@@ -59,7 +59,7 @@ class SplitImages(Dataset):
         pixels = self.store.read(self.positions[index])
         item: dict[str, Any] = {"image": pixels, "label": self.labels[index], "index": index}
         if self.augment is None:
-            item["box"] = crop_box(*pixels.shape[:2], self.resize, self.size)
+            item["box"] = eval_crop_box(*pixels.shape[:2], self.resize, self.size)
             return item
         if seed is None:  # indexed without a sampler's seed: draw one from torch's generator
             seed = int(torch.randint(2**62, ()).item())
@@ -75,7 +75,7 @@ class SplitImages(Dataset):
         return item
 
 
-class ImageFiles(Dataset):
+class FilesToPredict(Dataset):
     """Image files outside any dataset (`predict.py`), decoded at the storage size as the cache would hold them:
     `items[i]` is {image, label -1, index, box, error None}, or for a file that cannot be read {index, error}."""
 
@@ -90,7 +90,7 @@ class ImageFiles(Dataset):
             pixels = self.spec.decode(self.paths[index])
         except DataError as error:
             return {"index": index, "error": str(error)}
-        box = crop_box(*pixels.shape[:2], self.spec.shorter_side, self.size)
+        box = eval_crop_box(*pixels.shape[:2], self.spec.shorter_side, self.size)
         return {"image": pixels, "label": -1, "index": index, "box": box, "error": None}
 
 

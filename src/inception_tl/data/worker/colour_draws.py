@@ -1,6 +1,6 @@
 """Colour, policy and erasing parameters, drawn per image in the loader worker from the image's own generator
 (after its warp, so the same seed gives the same image), and applied per batch on the device
-(`device/colour.py`).
+(`device/colour_ops.py`).
 
 - Colour jitter: torchvision's `ColorJitter` ranges (a factor in [max(0, 1 - b), 1 + b] for brightness, contrast
   and saturation; a hue shift in [-h, h] of a turn), applied in that fixed order (torchvision shuffles it per

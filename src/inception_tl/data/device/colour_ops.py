@@ -1,5 +1,5 @@
 """Colour, policy and erasing on the device, each image with its own parameters (drawn in the worker,
-`worker/colour.py`), a batch at a time.
+`worker/colour_draws.py`), a batch at a time.
 
 kornia's functional ops take a factor per image: brightness (`adjust_brightness_accumulative`, torchvision's
 multiplicative brightness), contrast and saturation (the `..._with_..._subtraction` variants, torchvision's
@@ -24,7 +24,7 @@ from kornia.enhance import (
     sharpness,
 )
 
-from inception_tl.data.worker.colour import COLOUR_FIELDS
+from inception_tl.data.worker.colour_draws import COLOUR_FIELDS
 
 
 def autocontrast(pixels: torch.Tensor) -> torch.Tensor:

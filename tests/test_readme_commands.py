@@ -1,7 +1,7 @@
-"""Every command the README documents works as written: each entry-point command composes with its script's config
-(what `--cfg job` checks: groups, keys, types, choices), and the search runs as written, in the default sweep folder.
-The commands that train need weights or data that cannot be had here, or minutes; test_train_cli runs the
-quickstart's shape end to end, eval, predict and export included."""
+"""Every command the README and the docs document works as written: each entry-point command composes with its
+script's config (what `--cfg job` checks: groups, keys, types, choices), and the search runs as written, in the
+default sweep folder. The commands that train need weights or data that cannot be had here, or minutes;
+test_train_cli runs the quickstart's shape end to end, eval, predict and export included."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ HYDRA_SCRIPTS = {
     "lr_find.py": "lr_find",
     "benchmarks/throughput.py": "throughput",
 }
-DOCUMENTS = ["README.md", "benchmarks/README.md"]
+DOCUMENTS = ["README.md", "benchmarks/README.md", *sorted(f"docs/{path.name}" for path in (REPO / "docs").glob("*.md"))]
 
 
 def documented_commands(document: Path) -> list[list[str]]:
@@ -114,3 +114,9 @@ def test_the_documented_search_runs_as_written_in_its_default_sweep_folder(tmp_p
     best = OmegaConf.load(sweep / "best.yaml")
     assert best.command.startswith("python train.py backbone.head.kind=mlp backbone=inception_v3 experiment=quickstart")
     assert best.command in result.stdout.replace("\n", "")
+
+
+def test_the_readme_is_a_front_page_and_the_docs_hold_the_rest():
+    assert len((REPO / "README.md").read_text().splitlines()) <= 250
+    for page in ("quickstart", "real-runs", "fine-tuning", "labels", "levers", "configuration", "reference"):
+        assert (REPO / "docs" / f"{page}.md").is_file(), page

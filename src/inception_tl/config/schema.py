@@ -108,7 +108,9 @@ class LrFindSchema:
 
 @dataclass
 class HeadSchema:
+    # The new classifier on the pooled features.
     kind: HeadKind = HeadKind.linear
+    # mlp: the width of its hidden layer, and the dropout after it.
     hidden: int = 500
     dropout: float = 0.3
 
@@ -117,7 +119,9 @@ class HeadSchema:
 class BackboneSchema:
     """timm's model `name`, ImageNet weights from the Hugging Face hub unless `weights` names a local file."""
 
+    # timm's model name (conf/backbone/ holds the tested ones; any name timm knows works).
     name: str = MISSING
+    # ImageNet weights from the Hugging Face hub (false: random weights, training from scratch).
     pretrained: bool = True
     # A local .safetensors or .pth state dict to load instead of the hub weights.
     weights: str | None = None
@@ -144,10 +148,12 @@ class DataSchema:
     # by default the CSV's folder, or absolute), its label, and optionally its split (train, val or test; an
     # empty cell trains). `columns` names the three columns.
     csv: str | None = None
+    # Where the CSV's relative paths start (null: the CSV's own folder).
     images: str | None = None
     columns: TableColumns = field(default_factory=TableColumns)
     # Several labels per image (a CSV's label cell holds them, separated by `label_separator`): a sigmoid per label.
     multi_label: bool = False
+    # What separates the labels in a multi-label cell.
     label_separator: str = ";"
     # null: the backbone's own input size (299).
     image_size: int | None = None
@@ -155,6 +161,7 @@ class DataSchema:
     # side resized, the centre kept: a 2:1 image loses half), squash (stretched to a square) or border (padded to a
     # square with the mean colour). null: the backbone's own (center). The data report warns when center would cut.
     crop_mode: CropMode | None = None
+    # Images per batch on each device.
     batch_size: int = 32
     # Loader workers: threads in the training process for images from the decoded-image cache (worker_mode
     # auto), processes when images are decoded at every access. One thread reads 2,300 to 3,500 cached 300 px
@@ -163,6 +170,7 @@ class DataSchema:
     worker_mode: WorkerMode = WorkerMode.auto
     # Without a val/ folder, this stratified, seeded fraction of train/ validates.
     val_split: float = 0.2
+    # The split's and the augmentation's seed: the run's `seed`.
     seed: int = II("seed")
     # The choices of each option below are described in src/inception_tl/data/options.py.
     # Before training every file is checked: header (fast) or full (decodes every image).

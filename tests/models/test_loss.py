@@ -61,3 +61,13 @@ def test_a_run_with_balanced_weights_builds_its_model_with_them(tmp_path):
     assert model.hparams.class_weights == pytest.approx([12 / (2 * 9), 12 / (2 * 3)])
     assert model.class_weight.tolist() == pytest.approx([12 / 18, 2.0])  # a buffer: moves with the model
     assert "class_weight" not in model.state_dict()  # the hyperparameters carry it, not the weights
+
+
+def test_label_smoothing_lives_in_loss_and_the_old_key_still_works_with_a_word(tmp_path, capsys):
+    from inception_tl.models.build import label_smoothing
+
+    assert label_smoothing(compose_config(["loss.label_smoothing=0.1"], tmp_path)) == 0.1
+    assert capsys.readouterr().out == ""
+    assert label_smoothing(compose_config(["label_smoothing=0.2"], tmp_path)) == 0.2
+    assert "label_smoothing=0.2 is now loss.label_smoothing=0.2" in capsys.readouterr().out
+    assert compose_config([], tmp_path).loss.label_smoothing == 0.0

@@ -102,6 +102,7 @@ SECTIONS = [
     ("optim", "optim", schema.OptimSchema, None),
     ("scheduler=cosine", "scheduler", schema.CosineSchema, None),
     ("scheduler=plateau", "scheduler", schema.PlateauSchema, None),
+    ("loss", "loss", schema.LossSchema, None),
     ("mixup", "mixup", MixOptions, None),
     ("lr_find (lr_find.py)", "lr_find", schema.LrFindSchema, None),
 ]

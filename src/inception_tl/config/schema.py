@@ -107,6 +107,19 @@ class LrFindSchema:
 
 
 @dataclass
+class LossSchema:
+    """`loss`: the training loss's settings (validation and test losses stay unweighted and unsmoothed, so that
+    runs stay comparable)."""
+
+    # Each class's weight in the training loss: null (none); balanced (n / (classes x images of the class), as
+    # scikit-learn's class_weight="balanced"); or a list in the order of the class names (multi-label: each
+    # label's pos_weight). data.balance=weighted is the other lever: it samples classes equally often.
+    class_weights: Any = None
+    # Label smoothing of the targets (towards uniform; multi-label: towards 1/2).
+    label_smoothing: float = 0.0
+
+
+@dataclass
 class HeadSchema:
     # The new classifier on the pooled features.
     kind: HeadKind = HeadKind.linear
@@ -223,5 +236,6 @@ def register_schemas() -> None:
     store.store(group="schema", name="mixup", node=MixOptions)
     store.store(group="schema", name="optim", node=OptimSchema)
     store.store(group="schema", name="lr_find", node=LrFindSchema)
+    store.store(group="schema", name="loss", node=LossSchema)
     store.store(group="schema/scheduler", name="cosine", node=CosineSchema)
     store.store(group="schema/scheduler", name="plateau", node=PlateauSchema)

@@ -6,9 +6,22 @@ from __future__ import annotations
 from omegaconf import DictConfig
 
 from inception_tl.config.instantiate import config_values
+from inception_tl.console import console
 from inception_tl.data import ImageDataModule
 from inception_tl.models.classifier import ImageClassifier
 from inception_tl.models.loss import class_weights, positive_weights
+
+
+def label_smoothing(cfg: DictConfig) -> float:
+    """`loss.label_smoothing`, or the top-level `label_smoothing` of older commands, said to be renamed."""
+    old = cfg.get("label_smoothing")
+    if old is None:
+        return float(cfg.loss.label_smoothing)
+    console.print(
+        f"[yellow]label_smoothing={old} is now loss.label_smoothing={old}: the old key still works, and will be "
+        "removed in a later release.[/yellow]"
+    )
+    return float(old)
 
 
 def build_model(cfg: DictConfig, datamodule: ImageDataModule) -> ImageClassifier:
@@ -26,7 +39,7 @@ def build_model(cfg: DictConfig, datamodule: ImageDataModule) -> ImageClassifier
         preprocessing=datamodule.preprocessing,
         optimizer=config_values(cfg.optim),
         scheduler=config_values(cfg.get("scheduler")),
-        label_smoothing=cfg.label_smoothing,
+        label_smoothing=label_smoothing(cfg),
         class_weights=weights,
         mixup=config_values(cfg.get("mixup")),
         finetune=config_values(cfg.get("finetune")),

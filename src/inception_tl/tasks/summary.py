@@ -43,8 +43,9 @@ def levers_on(cfg: DictConfig, augment: Augment) -> list[str]:
         levers.append(f"class weights {weights}")
     if config_values(cfg.data).get("balance") == "weighted":  # choices as their names
         levers.append("balanced sampling")
-    if cfg.get("label_smoothing"):
-        levers.append(f"label smoothing {cfg.label_smoothing}")
+    smoothing = cfg.get("label_smoothing") or (cfg.get("loss") or {}).get("label_smoothing")
+    if smoothing:
+        levers.append(f"label smoothing {smoothing}")
     return levers
 
 

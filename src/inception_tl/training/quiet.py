@@ -4,6 +4,7 @@ better by the run's own summary, are silenced at their source, each for the reas
 from __future__ import annotations
 
 import logging
+import sys
 import warnings
 
 # Lightning's rank-zero INFO lines that the run's summary replaces or that are not about the run.
@@ -42,6 +43,19 @@ class DropLines(logging.Filter):
         return not str(record.getMessage()).startswith(self.prefixes)
 
 
+class StderrHandler(logging.StreamHandler):
+    """A StreamHandler writing to whatever `sys.stderr` is when a line is printed (a redirected stream included),
+    not to the one there was when the handler was made."""
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # set by StreamHandler.__init__; the current stderr is always used
+        pass
+
+
 def plain_lightning_lines() -> None:
     """Lightning's own lines (the freeze schedule's "Epoch N: ...") once each, as the message alone.
 
@@ -51,8 +65,8 @@ def plain_lightning_lines() -> None:
     """
     for name in ("lightning.pytorch", "lightning.fabric"):
         logger = logging.getLogger(name)
-        if not logger.handlers:
-            logger.addHandler(logging.StreamHandler())
+        if not any(isinstance(handler, StderrHandler) for handler in logger.handlers):
+            logger.handlers = [StderrHandler()]
         logger.propagate = False
 
 

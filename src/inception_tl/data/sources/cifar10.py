@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
 from filelock import FileLock
 from rich.progress import track
 from torchvision.datasets import CIFAR10
 
+from inception_tl.data.staging import staged_folder
 from inception_tl.errors import DownloadError
 
 
@@ -42,16 +41,11 @@ class Cifar10:
 
     @staticmethod
     def _write_split(dataset: CIFAR10, destination: Path) -> None:
-        # Written into a hidden sibling and renamed when complete: a half-written split is never used.
-        staging = Path(tempfile.mkdtemp(dir=destination.parent, prefix=f".{destination.name}.partial-"))
-        try:
+        # Written beside its final name and renamed when complete: a half-written split is never used.
+        with staged_folder(destination) as staging:
             for name in dataset.classes:
                 (staging / name).mkdir()
             description = f"Writing CIFAR-10 {destination.name} images"
             for index in track(range(len(dataset)), description=description, transient=True):
                 image, label = dataset[index]
                 image.save(staging / dataset.classes[label] / f"{index:05d}.png")
-            staging.rename(destination)
-        finally:
-            if staging.exists():
-                shutil.rmtree(staging)

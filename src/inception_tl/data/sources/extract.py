@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 import stat
-import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
+from inception_tl.data.staging import staged_folder
 from inception_tl.errors import DataError
 
 
@@ -30,19 +29,11 @@ def extract_zip(archive: Path, destination: Path) -> Path:
     """
     if destination.exists():
         raise DataError(f"Cannot extract {archive} into {destination}: the folder already exists.")
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    for stale in destination.parent.glob(f".{destination.name}.partial-*"):
-        shutil.rmtree(stale, ignore_errors=True)
-    staging = Path(tempfile.mkdtemp(dir=destination.parent, prefix=f".{destination.name}.partial-"))
     try:
-        with zipfile.ZipFile(archive) as zf:
+        with staged_folder(destination) as staging, zipfile.ZipFile(archive) as zf:
             for member in zf.infolist():
                 _check_member(archive, member)
             zf.extractall(staging)
-        staging.rename(destination)
     except zipfile.BadZipFile as error:
         raise DataError(f"{archive} is not a valid zip archive ({error}). Delete it and run again.") from error
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
     return destination

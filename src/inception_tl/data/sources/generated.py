@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path
 
 from filelock import FileLock
 
+from inception_tl.data.staging import staged_folder
 from inception_tl.errors import DataError
 
 # The generator's parameters, kept in the folder it wrote: the same parameters find it in place.
@@ -36,16 +35,10 @@ class GeneratedFolder(ABC):
                     f"{root} exists and was not written by the {self.name} generator; refusing to overwrite it. "
                     "Choose another data.root."
                 )
-            staging = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}.partial-"))
-            try:
+            # An older generation with other parameters is ours to replace.
+            with staged_folder(root) as staging:
                 self.write(staging)
                 (staging / MARKER).write_text(json.dumps(self.params))
-                if root.exists():  # an older generation with other parameters: ours to replace
-                    shutil.rmtree(root)
-                staging.rename(root)
-            finally:
-                if staging.exists():
-                    shutil.rmtree(staging)
 
     @abstractmethod
     def write(self, folder: Path) -> None:

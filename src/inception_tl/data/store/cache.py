@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from tqdm.auto import tqdm
 
 from inception_tl.data.options import CacheMode
 from inception_tl.data.preprocessing import resize_size
+from inception_tl.data.staging import staged_folder
 from inception_tl.data.store.decode import decode_for_storage, stored_shape
 from inception_tl.errors import ConfigError, DataError
 
@@ -166,12 +166,8 @@ def build_cache(paths: Sequence[str], spec: StorageSpec, directory: Path, worker
     with FileLock(str(directory) + ".lock"):
         if is_complete(directory):
             return False
-        for leftover in directory.parent.glob(f"{directory.name}.partial-*"):  # a killed build's debris
-            shutil.rmtree(leftover, ignore_errors=True)
-        if directory.exists():  # incomplete (a damaged disk, a hand-made copy): never trusted
-            shutil.rmtree(directory)
-        staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f"{directory.name}.partial-"))
-        try:
+        # An incomplete folder there (a damaged disk, a hand-made copy) is never trusted: the build replaces it.
+        with staged_folder(directory, hidden=False) as staging:
             try:
                 _write(paths, spec, staging, workers)
             except DataError as error:
@@ -179,10 +175,6 @@ def build_cache(paths: Sequence[str], spec: StorageSpec, directory: Path, worker
                     f"{error}\nThe data scan (data.verify=header) did not catch this file. Run with data.verify=full "
                     "to list every image that does not decode, and data.on_bad_image=skip to train without them."
                 ) from error
-            staging.rename(directory)
-        finally:
-            if staging.exists():
-                shutil.rmtree(staging)
     return True
 
 

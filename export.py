@@ -3,9 +3,9 @@
 import hydra
 from omegaconf import DictConfig
 
-from inception_tl.config.run_name import register_run_name
+from inception_tl.config.schema import register_schemas
 
-register_run_name()  # ${run_name:}, the run folder's name
+register_schemas()  # the typed schemas the config extends (and ${run_name:})
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="export")

@@ -199,6 +199,8 @@ def enum_options() -> list[tuple[str, list[str], str, list[str]]]:
         ("train", ["scheduler=plateau"], "scheduler", schema.PlateauSchema),
         ("train", [], "optim", schema.OptimSchema),
         ("lr_find", [], "lr_find", schema.LrFindSchema),
+        ("eval", ["ckpt_path=x"], "", schema.EvalSchema),
+        ("export", ["ckpt_path=x"], "", schema.ExportSchema),
     ]
     found = []
 
@@ -208,7 +210,8 @@ def enum_options() -> list[tuple[str, list[str], str, list[str]]]:
             kind = hints[item.name]
             for candidate in typing.get_args(kind) or (kind,):
                 if isinstance(candidate, type) and issubclass(candidate, enum.Enum):
-                    found.append((config, choices, f"{prefix}.{item.name}", [member.value for member in candidate]))
+                    key = f"{prefix}.{item.name}".lstrip(".")  # a top-level option of eval.py or export.py
+                    found.append((config, choices, key, [member.value for member in candidate]))
                 elif dataclasses.is_dataclass(candidate):
                     walk(config, choices, f"{prefix}.{item.name}", candidate)
 
@@ -233,5 +236,5 @@ def test_a_wrong_choice_fails_at_composition_naming_the_valid_ones(tmp_path, con
 def test_every_fixed_choice_is_checked_above():
     keys = {key for _, _, key, _ in ENUM_OPTIONS}
     assert {"finetune.strategy", "backbone.head.kind", "scheduler.name", "scheduler.mode", "data.crop_mode"} <= keys
-    assert "lr_find.phase" in keys
+    assert {"lr_find.phase", "split", "format"} <= keys
     assert {"data.cache", "data.verify", "data.augment.policy", "data.on_duplicate", "data.worker_mode"} <= keys

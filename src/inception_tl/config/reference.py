@@ -82,7 +82,9 @@ def option_rows(cls: type, prefix: str, comments_from: type | None = None) -> li
         # An Optional's members; a list or mapping is one option, whatever it holds.
         candidates = (kind,) if typing.get_origin(kind) in (list, tuple, dict) else typing.get_args(kind) or (kind,)
         nested = next((c for c in candidates if isinstance(c, type) and dataclasses.is_dataclass(c)), None)
-        key = f"{prefix}.{item.name}"
+        key = f"{prefix}.{item.name}" if prefix else item.name
+        if not prefix and kind is Any:  # an entry script's config group (data, trainer, ...): its own section
+            continue
         if nested is not None:
             rows += option_rows(nested, key)
             continue
@@ -105,6 +107,8 @@ SECTIONS = [
     ("loss", "loss", schema.LossSchema, None),
     ("mixup", "mixup", MixOptions, None),
     ("lr_find (lr_find.py)", "lr_find", schema.LrFindSchema, None),
+    ("eval.py", "", schema.EvalSchema, None),
+    ("export.py", "", schema.ExportSchema, None),
 ]
 HEADER = ["| option | type | default | choices | what it sets |", "| --- | --- | --- | --- | --- |"]
 

@@ -119,6 +119,54 @@ class LossSchema:
     label_smoothing: float = 0.0
 
 
+class ExportFormat(str, Enum):
+    """`format` of export.py."""
+
+    onnx = "onnx"  # model.onnx, for ONNX Runtime
+    torchscript = "torchscript"  # model.torchscript.pt, for torch.jit.load (C++ too)
+
+
+@dataclass
+class ExportSchema:
+    """export.py's options (conf/export.yaml): the checkpoint, the format, where to write."""
+
+    task_name: str = "export"
+    # The checkpoint to export (best.ckpt of a run).
+    ckpt_path: str = MISSING
+    format: ExportFormat = ExportFormat.onnx
+    # Where to write the model and model.json; null: the run directory.
+    output_dir: str | None = None
+    # true: the exporters' own progress lines (torch.onnx's steps, onnxscript's passes, torch.jit's warnings).
+    verbose: bool = False
+    paths: Any = None
+
+
+class EvalSplit(str, Enum):
+    """`split` of eval.py."""
+
+    test = "test"
+    val = "val"
+
+
+@dataclass
+class EvalSchema:
+    """eval.py's options (conf/eval.yaml): the checkpoint, the split, the report's figures; `data`, `trainer`,
+    `logger`, `paths` and `channels_last` come from their groups."""
+
+    task_name: str = "eval"
+    # The checkpoint to evaluate (best.ckpt of a run).
+    ckpt_path: str = MISSING
+    split: EvalSplit = EvalSplit.test
+    seed: int = 42
+    # The report's figures as PNGs beside its tables (false: the tables alone).
+    figures: bool = True
+    channels_last: bool = True
+    data: Any = None
+    trainer: Any = None
+    logger: Any = None
+    paths: Any = None
+
+
 @dataclass
 class HeadSchema:
     # The new classifier on the pooled features.
@@ -237,5 +285,7 @@ def register_schemas() -> None:
     store.store(group="schema", name="optim", node=OptimSchema)
     store.store(group="schema", name="lr_find", node=LrFindSchema)
     store.store(group="schema", name="loss", node=LossSchema)
+    store.store(name="export_schema", node=ExportSchema)
+    store.store(name="eval_schema", node=EvalSchema)
     store.store(group="schema/scheduler", name="cosine", node=CosineSchema)
     store.store(group="schema/scheduler", name="plateau", node=PlateauSchema)

@@ -40,12 +40,13 @@ def checkpoint_datamodule(model: ImageClassifier, data: DictConfig | None) -> Im
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Metrics of `cfg.ckpt_path` on `cfg.split`, written with the report to the run directory."""
-    if cfg.split not in EVALUATION_SPLITS:
-        raise ConfigError(f"split={cfg.split!r}: choose one of {list(EVALUATION_SPLITS)}.")
+    split = str(getattr(cfg.split, "value", cfg.split))  # an EvalSplit, checked when the command was composed
+    if split not in EVALUATION_SPLITS:
+        raise ConfigError(f"split={split!r}: choose one of {list(EVALUATION_SPLITS)}.")
     output_dir = Path(cfg.paths.output_dir)
     model = load_classifier(cfg.ckpt_path).set_channels_last(cfg.channels_last)
     datamodule = checkpoint_datamodule(model, cfg.get("data"))
-    if cfg.split == "test" and not datamodule.has_test:
+    if split == "test" and not datamodule.has_test:
         raise ConfigError(f"{datamodule.root} has no test/ folder: evaluate split=val instead.")
     loggers = build_loggers(cfg, wandb_run_identity(cfg))
     collector = PredictionCollector()
@@ -53,14 +54,14 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         cfg.trainer, precision=resolve_precision(cfg.trainer.precision), logger=loggers or False, callbacks=[collector]
     )
     try:
-        metrics, predictions = evaluate_split(trainer, model, datamodule, collector, cfg.split)
+        metrics, predictions = evaluate_split(trainer, model, datamodule, collector, split)
         metrics["class_names"] = model.class_names
         metrics.update(model.objective.fitted())  # the temperature, or each label's threshold
         metrics["checkpoint"] = str(Path(cfg.ckpt_path).resolve())
         if trainer.is_global_zero:
             output_dir.mkdir(parents=True, exist_ok=True)
             (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-            write_outputs(output_dir, metrics, predictions, cfg.split, [], trainer.loggers, cfg.figures)
+            write_outputs(output_dir, metrics, predictions, split, [], trainer.loggers, cfg.figures)
     finally:
         finish_wandb_runs(trainer.loggers)
     return metrics

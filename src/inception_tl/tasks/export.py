@@ -139,6 +139,7 @@ def export_classifier(classifier: ImageClassifier, format_: str, directory: Path
 def export(cfg: DictConfig) -> Path:
     classifier = load_classifier(cfg.ckpt_path)
     directory = Path(cfg.output_dir) if cfg.output_dir else Path(cfg.paths.output_dir)
-    path = export_classifier(classifier, cfg.format, directory, verbose=cfg.verbose)
+    format_ = str(getattr(cfg.format, "value", cfg.format))  # an ExportFormat, checked at composition
+    path = export_classifier(classifier, format_, directory, verbose=cfg.verbose)
     console.print(f"Wrote {path} and {directory / 'model.json'}")
     return path

@@ -199,6 +199,7 @@ def enum_options() -> list[tuple[str, list[str], str, list[str]]]:
         ("train", ["scheduler=plateau"], "scheduler", schema.PlateauSchema),
         ("train", [], "optim", schema.OptimSchema),
         ("lr_find", [], "lr_find", schema.LrFindSchema),
+        ("train", [], "", schema.TrainSchema),
         ("eval", ["ckpt_path=x"], "", schema.EvalSchema),
         ("export", ["ckpt_path=x"], "", schema.ExportSchema),
     ]
@@ -236,5 +237,5 @@ def test_a_wrong_choice_fails_at_composition_naming_the_valid_ones(tmp_path, con
 def test_every_fixed_choice_is_checked_above():
     keys = {key for _, _, key, _ in ENUM_OPTIONS}
     assert {"finetune.strategy", "backbone.head.kind", "scheduler.name", "scheduler.mode", "data.crop_mode"} <= keys
-    assert {"lr_find.phase", "split", "format"} <= keys
+    assert {"lr_find.phase", "split", "format", "calibration"} <= keys
     assert {"data.cache", "data.verify", "data.augment.policy", "data.on_duplicate", "data.worker_mode"} <= keys

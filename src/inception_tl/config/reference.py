@@ -98,6 +98,7 @@ def option_rows(cls: type, prefix: str, comments_from: type | None = None) -> li
 
 # The schema of each config group (or node), in the order a reader meets them.
 SECTIONS = [
+    ("train.py", "", schema.TrainSchema, None),
     ("backbone", "backbone", schema.BackboneSchema, None),
     ("data", "data", schema.DataSchema, None),
     ("finetune", "finetune", schema.finetune_schema(), FinetuneConfig),

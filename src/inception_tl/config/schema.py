@@ -141,6 +141,54 @@ class ExportSchema:
     paths: Any = None
 
 
+class Calibration(str, Enum):
+    """`calibration`: what is fitted on the validation split after training (single-label models)."""
+
+    temperature = "temperature"  # one number dividing the logits, minimising their NLL: calibrated probabilities
+    none = "none"  # the raw probabilities
+
+
+@dataclass
+class TrainSchema:
+    """train.py's top-level options (conf/train.yaml); the config groups' own options are their schemas'. The
+    scripts that extend train.yaml add their node (`lr_find`, `bench`); a search's trials get `search`."""
+
+    task_name: str = "train"
+    seed: int = 42
+    # Resume from a checkpoint (for example outputs/train/<run>/checkpoints/last.ckpt), or `last`: the newest
+    # last.ckpt of this task's earlier runs (written at every epoch end, and on Ctrl-C or SIGTERM).
+    ckpt_path: str | None = None
+    # Deprecated: loss.label_smoothing (this key still works, with a message saying so).
+    label_smoothing: float | None = None
+    # After training, fit a temperature on the validation split (one number dividing the logits, minimising their
+    # negative log-likelihood): calibrated probabilities, the same predicted classes. The checkpoint carries it;
+    # eval.py, predict.py and export.py apply it.
+    calibration: Calibration = Calibration.temperature
+    # torch.compile the backbone and head (opt-in: compiling takes minutes; the run reports how long).
+    compile: bool = False
+    # The report's figures (confusion matrix, curves, ROC, reliability, mistakes) as PNGs beside its tables. A
+    # search's trials leave them out (seconds a run); eval.py on the best trial's checkpoint draws them.
+    figures: bool = True
+    # Returned to Hydra sweepers (e.g. Optuna) as the value to optimise.
+    optimized_metric: str = "val/acc"
+    # NHWC convolutions (conf/runtime/default.yaml: how this machine runs the model).
+    channels_last: bool = True
+    backbone: Any = None
+    data: Any = None
+    trainer: Any = None
+    logger: Any = None
+    optim: Any = None
+    scheduler: Any = None
+    finetune: Any = None
+    callbacks: Any = None
+    paths: Any = None
+    mixup: Any = None
+    loss: Any = None
+    lr_find: Any = None
+    bench: Any = None
+    search: Any = None
+
+
 class EvalSplit(str, Enum):
     """`split` of eval.py."""
 
@@ -286,6 +334,7 @@ def register_schemas() -> None:
     store.store(group="schema", name="lr_find", node=LrFindSchema)
     store.store(group="schema", name="loss", node=LossSchema)
     store.store(name="export_schema", node=ExportSchema)
+    store.store(name="train_schema", node=TrainSchema)
     store.store(name="eval_schema", node=EvalSchema)
     store.store(group="schema/scheduler", name="cosine", node=CosineSchema)
     store.store(group="schema/scheduler", name="plateau", node=PlateauSchema)

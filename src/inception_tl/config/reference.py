@@ -76,7 +76,7 @@ def option_rows(cls: type, prefix: str, comments_from: type | None = None) -> li
     comments = field_comments(comments_from or cls)
     rows = []
     for item in dataclasses.fields(cls):
-        if item.name.startswith("_"):
+        if item.name.startswith("_"):  # _target_: the class it builds
             continue
         kind = hints[item.name]
         # An Optional's members; a list or mapping is one option, whatever it holds.
@@ -107,6 +107,7 @@ SECTIONS = [
     ("scheduler=plateau", "scheduler", schema.PlateauSchema, None),
     ("loss", "loss", schema.LossSchema, None),
     ("mixup", "mixup", MixOptions, None),
+    *((f"data={name}: data.source", "data.source", source, None) for name, source in schema.SOURCES.items()),
     ("lr_find (lr_find.py)", "lr_find", schema.LrFindSchema, None),
     ("eval.py", "", schema.EvalSchema, None),
     ("export.py", "", schema.ExportSchema, None),

@@ -243,6 +243,91 @@ class BackboneSchema:
 
 
 @dataclass
+class ShapesSource:
+    """data=shapes: the quickstart's generated images, shapes over noisy backgrounds (written once, offline)."""
+
+    _target_: str = "inception_tl.data.sources.Shapes"
+    # The classes: any of circle, square, triangle, star.
+    classes: list[str] = field(default_factory=lambda: ["circle", "square", "triangle", "star"])
+    # Many distinct images beat many epochs when learning from scratch (the quickstart).
+    train_per_class: int = 500
+    test_per_class: int = 50
+    image_size: int = 96
+    seed: int = 0
+
+
+@dataclass
+class ShapeTagsSource:
+    """data=shape_tags: generated images holding 1 to 3 of the four shapes, labelled in a CSV (multi-label)."""
+
+    _target_: str = "inception_tl.data.sources.ShapeTags"
+    train_images: int = 600
+    test_images: int = 120
+    image_size: int = 96
+    seed: int = 0
+    # Each shape in its own quarter of the image (position tells it: learnable in a few epochs from scratch).
+    fixed_quarters: bool = True
+
+
+@dataclass
+class Cifar10Source:
+    """data=cifar10: torchvision's download (checksummed), written once as PNG folders."""
+
+    _target_: str = "inception_tl.data.sources.Cifar10"
+    # false: use cifar-10-python.tar.gz already placed in <root>/raw (offline).
+    download: bool = True
+
+
+@dataclass
+class RemoteFileSchema:
+    """A file to download, checked against its size and SHA-256 before it is used."""
+
+    url: str = MISSING
+    sha256: str = MISSING
+    size: int = MISSING
+
+
+@dataclass
+class HorseHumanSource:
+    """data=horse_human: the two archives of the Keras write-ups (downloaded once, checksummed, extracted)."""
+
+    _target_: str = "inception_tl.data.sources.HorseHuman"
+    train: RemoteFileSchema = field(
+        default_factory=lambda: RemoteFileSchema(
+            "https://storage.googleapis.com/download.tensorflow.org/data/horse-or-human.zip",
+            "e2e6f70d3d549c5dd10a57165e55af253ee66ad750403f95c0fb76bb943633a9",
+            149574867,
+        )
+    )
+    test: RemoteFileSchema = field(
+        default_factory=lambda: RemoteFileSchema(
+            "https://storage.googleapis.com/download.tensorflow.org/data/validation-horse-or-human.zip",
+            "ae5fff2f4f5554791f05358108e2e05d9801b191f1896ea101402f0e7f6c32c0",
+            11480187,
+        )
+    )
+    # Where the archives are downloaded to, or placed by hand without internet.
+    download_dir: str = "${paths.data_dir}/downloads"
+
+
+@dataclass
+class ImageFolderSource:
+    """data=imagefolder: the user's own folder; nothing to fetch."""
+
+    _target_: str = "inception_tl.data.sources.ImageFolder"
+
+
+# Each data option's source schema, stored as /schema/source/<option>.
+SOURCES = {
+    "shapes": ShapesSource,
+    "shape_tags": ShapeTagsSource,
+    "cifar10": Cifar10Source,
+    "horse_human": HorseHumanSource,
+    "imagefolder": ImageFolderSource,
+}
+
+
+@dataclass
 class DataSchema:
     """Every data option's defaults; `conf/data/*.yaml` state only their source, root and what differs."""
 
@@ -335,6 +420,8 @@ def register_schemas() -> None:
     store.store(group="schema", name="loss", node=LossSchema)
     store.store(name="export_schema", node=ExportSchema)
     store.store(name="train_schema", node=TrainSchema)
+    for name, source in SOURCES.items():
+        store.store(group="schema/source", name=name, node=source)
     store.store(name="eval_schema", node=EvalSchema)
     store.store(group="schema/scheduler", name="cosine", node=CosineSchema)
     store.store(group="schema/scheduler", name="plateau", node=PlateauSchema)

@@ -10,6 +10,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from inception_tl.config.schema import (
+    CALLBACKS,
     SOURCES,
     BackboneSchema,
     CosineSchema,
@@ -105,9 +106,9 @@ def instantiated_nodes() -> list[tuple[str, str, dict[str, Any]]]:
 
     for path in sorted(CONFIG_DIR.rglob("*.yaml")):
         walk(OmegaConf.to_container(OmegaConf.load(path), resolve=False), str(path.relative_to(CONFIG_DIR)))
-    for name, source in SOURCES.items():  # the data options' sources: their schemas supply every option
-        fields = {item.name: None for item in dataclasses.fields(source) if not item.name.startswith("_")}
-        found.append((f"data/{name}.yaml (source)", source._target_, fields))
+    for name, node in [*SOURCES.items(), *CALLBACKS.items()]:  # schemas that supply every option of their class
+        fields = {item.name: None for item in dataclasses.fields(node) if not item.name.startswith("_")}
+        found.append((f"{node.__name__} ({name})", node._target_, fields))
     return found
 
 

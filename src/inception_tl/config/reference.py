@@ -108,6 +108,7 @@ SECTIONS = [
     ("loss", "loss", schema.LossSchema, None),
     ("mixup", "mixup", MixOptions, None),
     *((f"data={name}: data.source", "data.source", source, None) for name, source in schema.SOURCES.items()),
+    *((f"callbacks.{name}", f"callbacks.{name}", callback, None) for name, callback in schema.CALLBACKS.items()),
     ("lr_find (lr_find.py)", "lr_find", schema.LrFindSchema, None),
     ("eval.py", "", schema.EvalSchema, None),
     ("export.py", "", schema.ExportSchema, None),

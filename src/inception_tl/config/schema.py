@@ -317,6 +317,50 @@ class ImageFolderSource:
     _target_: str = "inception_tl.data.sources.ImageFolder"
 
 
+@dataclass
+class SaveOnInterruptSchema:
+    """Ctrl-C or SIGTERM: write a resumable last.ckpt (atomically) before exiting; resume with ckpt_path=last."""
+
+    _target_: str = "inception_tl.training.callbacks.SaveOnInterrupt"
+    dirpath: str = "${paths.output_dir}/checkpoints"
+
+
+@dataclass
+class FeatureCacheSchema:
+    """finetune=linear_probe with data.augment.enabled=false: the frozen backbone's features are computed once and
+    the head trains on them (epochs in milliseconds)."""
+
+    _target_: str = "inception_tl.training.callbacks.FeatureCache"
+    # false: run the backbone at every step.
+    enabled: bool = True
+
+
+@dataclass
+class StepSeedSchema:
+    """Seeds each training batch from (seed, epoch, batch, rank): a resumed run repeats the uninterrupted one."""
+
+    _target_: str = "inception_tl.training.callbacks.StepSeed"
+    seed: int = II("seed")
+
+
+@dataclass
+class EMASchema:
+    """callbacks=ema: an exponential moving average of the weights that validation (hence best.ckpt's choice), the
+    checkpoints, the test pass, eval.py, predict.py and export.py use. Its decay warms up over the first updates."""
+
+    _target_: str = "inception_tl.training.callbacks.EMAWeights"
+    decay: float = 0.999
+
+
+# This project's callbacks, stored as /schema/callbacks/<name> (Lightning's own keep Lightning's defaults).
+CALLBACKS = {
+    "save_on_interrupt": SaveOnInterruptSchema,
+    "feature_cache": FeatureCacheSchema,
+    "step_seed": StepSeedSchema,
+    "ema": EMASchema,
+}
+
+
 # Each data option's source schema, stored as /schema/source/<option>.
 SOURCES = {
     "shapes": ShapesSource,
@@ -422,6 +466,8 @@ def register_schemas() -> None:
     store.store(name="train_schema", node=TrainSchema)
     for name, source in SOURCES.items():
         store.store(group="schema/source", name=name, node=source)
+    for name, callback in CALLBACKS.items():
+        store.store(group="schema/callbacks", name=name, node=callback)
     store.store(name="eval_schema", node=EvalSchema)
     store.store(group="schema/scheduler", name="cosine", node=CosineSchema)
     store.store(group="schema/scheduler", name="plateau", node=PlateauSchema)

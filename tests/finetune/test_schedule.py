@@ -3,8 +3,13 @@ import timm
 
 from inception_tl.errors import ConfigError
 from inception_tl.finetune import FinetuneConfig
-from inception_tl.finetune.schedule import group_starts, make_schedule, release_names
+from inception_tl.finetune.schedule import group_starts, release_names
 from inception_tl.finetune.stages import backbone_stages
+
+
+def make_schedule(strategy, stages, **options):
+    """The schedule a `finetune` config with these options gives (FinetuneConfig's defaults for the rest)."""
+    return FinetuneConfig(strategy=strategy, **options).schedule(stages)
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +45,7 @@ def test_gradual_releases_timm_groups_top_down_one_every_n_epochs(stages):
 
 
 def test_milestones_apply_in_epoch_order_whatever_order_they_are_written(stages):
-    steps = [{"epoch": 4, "unfreeze_from": None}, {"epoch": 1, "unfreeze_from": "Mixed_6a"}]
+    steps = ({"epoch": 4, "unfreeze_from": None}, {"epoch": 1, "unfreeze_from": "Mixed_6a"})
     schedule = make_schedule("milestones", stages, milestones=steps)
     names = [stage.name for stage in stages]
     assert schedule.frozen_stages(0) == len(stages)

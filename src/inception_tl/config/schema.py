@@ -141,6 +141,10 @@ class ExportSchema:
     paths: Any = None
 
 
+# The seed of a run when none is given (train.py's and eval.py's), stated once.
+SEED = 42
+
+
 class Calibration(str, Enum):
     """`calibration`: what is fitted on the validation split after training (single-label models)."""
 
@@ -154,7 +158,7 @@ class TrainSchema:
     scripts that extend train.yaml add their node (`lr_find`, `bench`); a search's trials get `search`."""
 
     task_name: str = "train"
-    seed: int = 42
+    seed: int = SEED
     # Resume from a checkpoint (for example outputs/train/<run>/checkpoints/last.ckpt), or `last`: the newest
     # last.ckpt of this task's earlier runs (written at every epoch end, and on Ctrl-C or SIGTERM).
     ckpt_path: str | None = None
@@ -205,7 +209,7 @@ class EvalSchema:
     # The checkpoint to evaluate (best.ckpt of a run).
     ckpt_path: str = MISSING
     split: EvalSplit = EvalSplit.test
-    seed: int = 42
+    seed: int = SEED
     # The report's figures as PNGs beside its tables (false: the tables alone).
     figures: bool = True
     channels_last: bool = True

@@ -267,10 +267,11 @@ class ImageDataModule(L.LightningDataModule):
         sizes = Counter(labels)
         return [1.0 / sizes[label] for label in labels]
 
-    def loader(self, split: str, whole: bool = False) -> DataLoader:
+    def loader(self, split: str, whole: bool = False, resume_at: tuple[int, int] | None = None) -> DataLoader:
         """The split's DataLoader: `train` shuffled and resumable, the others in order (sharded under DDP).
 
         `whole`: every image of the split in order, in every process (for computing features once).
+        `resume_at`: (epoch, batches done) where a resumed training run continues.
         """
         dataset = self.dataset(split)
         training = split == "train" and not whole
@@ -279,10 +280,9 @@ class ImageDataModule(L.LightningDataModule):
         distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
         if training:
             sampler = ResumableShuffleSampler(dataset, seed=self.seed, weights=self.sample_weights(split))
-            if self._resume_position is not None:
-                epoch, batches_done = self._resume_position
+            if resume_at is not None:
+                epoch, batches_done = resume_at
                 sampler.resume_at(epoch, batches_done * self.batch_size)
-                self._resume_position = None
         elif distributed and torch.distributed.get_world_size() > 1 and not whole:
             # Lightning's default DistributedSampler pads an uneven split by repeating images, which would
             # score some of them twice; this one splits without repeats (torchmetrics gathers uneven counts).
@@ -318,7 +318,9 @@ class ImageDataModule(L.LightningDataModule):
             self._resume_position = (state_dict["epoch"], state_dict["batches_done"])
 
     def train_dataloader(self) -> DataLoader:
-        return self.loader("train")
+        # A restored checkpoint's position applies to the first training loader only: later epochs start afresh.
+        position, self._resume_position = self._resume_position, None
+        return self.loader("train", resume_at=position)
 
     def val_dataloader(self) -> DataLoader:
         return self.loader("val")

@@ -83,12 +83,14 @@ def _check_name(name: str | None, valid: list[str], key: str) -> None:
 def make_schedule(
     strategy: str,
     stages: Sequence[Stage],
-    warmup_epochs: int = 0,
-    unfreeze_from: str | None = None,
-    every_n_epochs: int = 1,
-    milestones: Sequence[Mapping] = (),
+    *,
+    warmup_epochs: int,
+    unfreeze_from: str | None,
+    every_n_epochs: int,
+    milestones: Sequence[Mapping],
 ) -> FreezeSchedule:
-    """Build and validate the schedule for one of STRATEGIES."""
+    """Build and validate the schedule for one of STRATEGIES; the values are `FinetuneConfig`'s (its `schedule`),
+    whose defaults are the one statement of them."""
     if warmup_epochs < 0:
         raise ConfigError(f"finetune.warmup_epochs must not be negative, got {warmup_epochs}.")
     valid = release_names(stages)

@@ -205,7 +205,7 @@ class ImageClassifier(L.LightningModule):
         logits = self(inputs)
         loss = self._loss(logits, targets)
         self.loss_guard.record(loss, self.current_epoch, batch_idx, self.global_step)
-        self.train_acc.update(self.objective.scores(logits.detach()), counted)
+        self.train_acc.update(self.objective.accuracy_inputs(logits.detach()), counted)
         # Not on the progress bar: Lightning would turn it into a number after every step (a host sync on a
         # GPU); `IntervalProgressBar` shows the loss at the logging interval instead.
         self.log("train/loss", loss, on_step=True, on_epoch=True, batch_size=len(labels))
@@ -239,7 +239,7 @@ class ImageClassifier(L.LightningModule):
         logits = self(inputs)
         loss = self._loss(logits, labels)
         probabilities = self.objective.probabilities(logits)
-        metrics.update(self.objective.scores(logits), labels)
+        metrics.update(self.objective.scores(logits, probabilities), labels)
         self.log(f"{split}/loss", loss, on_epoch=True, prog_bar=True, sync_dist=True, batch_size=len(labels))
         return probabilities
 

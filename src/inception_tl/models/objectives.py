@@ -10,6 +10,7 @@ Example::
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -26,51 +27,59 @@ from inception_tl.models.temperature import bound_warning, fit_temperature
 from inception_tl.models.thresholds import DEFAULT_THRESHOLD, choose_thresholds
 
 
-class Objective(nn.Module):
+class Objective(nn.Module, ABC):
     """The interface; `SingleLabel` and `MultiLabel` implement it. An nn.Module, so that what it holds on the
     device (a label's threshold) follows the model; it adds nothing to the state dict."""
 
     multi_label: bool = False
 
+    @abstractmethod
     def loss(
         self, logits: torch.Tensor, targets: torch.Tensor, weight: torch.Tensor | None, smoothing: float
     ) -> torch.Tensor:
-        raise NotImplementedError
+        """The training (and evaluation) loss; `weight` per class or label, `smoothing` of the targets."""
 
+    @abstractmethod
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         """What the model's outputs mean to a user: class probabilities, or each label's."""
-        raise NotImplementedError
 
-    def scores(self, logits: torch.Tensor) -> torch.Tensor:
-        """What the metrics (and training accuracy) are updated with."""
-        raise NotImplementedError
+    @abstractmethod
+    def scores(self, logits: torch.Tensor, probabilities: torch.Tensor) -> torch.Tensor:
+        """What the evaluation metrics are updated with, given the logits and their `probabilities` (computed
+        once by the caller, which also keeps them for the report)."""
 
+    @abstractmethod
+    def accuracy_inputs(self, logits: torch.Tensor) -> torch.Tensor:
+        """What training accuracy is updated with at every step: as little arithmetic as decides it."""
+
+    @abstractmethod
     def metrics(self, num_classes: int, prefix: str) -> MetricCollection:
-        raise NotImplementedError
+        """The evaluation metrics (torchmetrics), keys prefixed `val/` or `test/`."""
 
+    @abstractmethod
     def train_accuracy(self, num_classes: int) -> Metric:
-        raise NotImplementedError
+        """The accuracy logged per training epoch."""
 
     def calibrated(self, logits: torch.Tensor) -> torch.Tensor:
         """The logits of a prediction (outside training), with what was fitted after training applied."""
         return logits
 
+    @abstractmethod
     def fit(self, probabilities: np.ndarray, labels: np.ndarray, calibrate: bool) -> str | None:
         """The post-fit step on the validation split's predictions; returns a warning worth printing, if any."""
-        raise NotImplementedError
 
+    @abstractmethod
     def fitted(self) -> dict[str, Any]:
         """What the post-fit step chose, by the hyperparameter name the checkpoint keeps it under."""
-        raise NotImplementedError
 
     @property
     def thresholds(self) -> list[float] | None:
         """Each label's decision threshold (multi-label); None where the top class decides."""
         return None
 
+    @abstractmethod
     def card(self) -> dict[str, Any]:
         """What an exported model's `model.json` says of its output."""
-        raise NotImplementedError
 
 
 class SingleLabel(Objective):
@@ -86,8 +95,11 @@ class SingleLabel(Objective):
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         return logits.float().softmax(dim=1)
 
-    def scores(self, logits: torch.Tensor) -> torch.Tensor:
-        return self.probabilities(logits)
+    def scores(self, logits: torch.Tensor, probabilities: torch.Tensor) -> torch.Tensor:
+        return probabilities
+
+    def accuracy_inputs(self, logits: torch.Tensor) -> torch.Tensor:
+        return logits  # the top class is the logits' argmax: no softmax in the training step
 
     def metrics(self, num_classes: int, prefix: str) -> MetricCollection:
         return classification_metrics(num_classes, prefix=prefix)
@@ -150,9 +162,12 @@ class MultiLabel(Objective):
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         return logits.float().sigmoid()
 
-    def scores(self, logits: torch.Tensor) -> torch.Tensor:
+    def scores(self, logits: torch.Tensor, probabilities: torch.Tensor) -> torch.Tensor:
         """Sigmoid scores with each label's threshold moved to 0.5, where torchmetrics decides: a monotone change
         of each label's scores, so its average precision and AUROC are the probabilities'."""
+        return self.accuracy_inputs(logits)
+
+    def accuracy_inputs(self, logits: torch.Tensor) -> torch.Tensor:
         return (logits.float() - self.threshold_logits).sigmoid()
 
     def metrics(self, num_classes: int, prefix: str) -> MetricCollection:

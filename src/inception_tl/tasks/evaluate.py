@@ -8,6 +8,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from inception_tl.config.instantiate import instantiate
+from inception_tl.config.schema import EvalSplit
 from inception_tl.data import ImageDataModule
 from inception_tl.errors import ConfigError
 from inception_tl.evaluation.passes import evaluate_split
@@ -18,8 +19,6 @@ from inception_tl.tasks.run_identity import wandb_run_identity
 from inception_tl.training.callbacks.predictions import PredictionCollector
 from inception_tl.training.loggers import build_loggers, finish_wandb_runs
 from inception_tl.training.trainer import resolve_precision
-
-EVALUATION_SPLITS = ("test", "val")
 
 
 def checkpoint_datamodule(model: ImageClassifier, data: DictConfig | None) -> ImageDataModule:
@@ -40,9 +39,7 @@ def checkpoint_datamodule(model: ImageClassifier, data: DictConfig | None) -> Im
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Metrics of `cfg.ckpt_path` on `cfg.split`, written with the report to the run directory."""
-    split = str(getattr(cfg.split, "value", cfg.split))  # an EvalSplit, checked when the command was composed
-    if split not in EVALUATION_SPLITS:
-        raise ConfigError(f"split={split!r}: choose one of {list(EVALUATION_SPLITS)}.")
+    split = EvalSplit(cfg.split).value  # a choice checked when the command was composed
     output_dir = Path(cfg.paths.output_dir)
     model = load_classifier(cfg.ckpt_path).set_channels_last(cfg.channels_last)
     datamodule = checkpoint_datamodule(model, cfg.get("data"))

@@ -23,6 +23,7 @@ import torch
 from omegaconf import DictConfig
 from torch import nn
 
+from inception_tl.config.schema import ExportFormat
 from inception_tl.console import console
 from inception_tl.errors import ConfigError
 from inception_tl.models import ImageClassifier
@@ -139,7 +140,7 @@ def export_classifier(classifier: ImageClassifier, format_: str, directory: Path
 def export(cfg: DictConfig) -> Path:
     classifier = load_classifier(cfg.ckpt_path)
     directory = Path(cfg.output_dir) if cfg.output_dir else Path(cfg.paths.output_dir)
-    format_ = str(getattr(cfg.format, "value", cfg.format))  # an ExportFormat, checked at composition
+    format_ = ExportFormat(cfg.format).value  # a choice checked when the command was composed
     path = export_classifier(classifier, format_, directory, verbose=cfg.verbose)
     console.print(f"Wrote {path} and {directory / 'model.json'}")
     return path

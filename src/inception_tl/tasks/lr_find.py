@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from inception_tl.config.instantiate import config_values, instantiate
 from inception_tl.console import console
-from inception_tl.errors import ConfigError, TrainingError
+from inception_tl.errors import TrainingError
 from inception_tl.evaluation.plots import lr_range_curve
 from inception_tl.models.build import build_model
 from inception_tl.training.callbacks import FreezeScheduleCallback
@@ -25,16 +25,14 @@ from inception_tl.training.callbacks.step_seed import StepSeed
 from inception_tl.training.callbacks.steps_bar import StepsBar
 from inception_tl.training.trainer import resolve_precision
 
-# What trains in each phase; "full" keeps the configured rates of the backbone's groups.
-PHASES = ("warmup", "full")
+# What trains in each phase (lr_find.phase, checked when the command is composed); "full" keeps the configured
+# rates of the backbone's groups.
 RATE_OPTIONS = ("backbone_lr_scale", "lr_decay", "min_lr_scale", "train_bn")
 
 
 def phase_finetune(finetune: dict[str, Any], phase: str) -> dict[str, Any]:
     """The finetune options for the phase: the backbone frozen (warmup), or all of it released at the
     configured discriminative rates (full)."""
-    if phase not in PHASES:
-        raise ConfigError(f"lr_find.phase={phase!r}: choose warmup (the head alone) or full (everything trains).")
     rates = {key: finetune[key] for key in RATE_OPTIONS if key in finetune}
     return {"strategy": "linear_probe" if phase == "warmup" else "full", **rates}
 

@@ -10,9 +10,9 @@ from lightning.pytorch.callbacks import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from inception_tl.config.instantiate import config_values, instantiate
+from inception_tl.config.schema import Calibration
 from inception_tl.console import console
 from inception_tl.data import ImageDataModule
-from inception_tl.errors import ConfigError
 from inception_tl.evaluation.passes import evaluate_best
 from inception_tl.evaluation.writer import write_outputs
 from inception_tl.finetune import FinetuneConfig
@@ -35,8 +35,6 @@ from inception_tl.training.compilation import compile_model
 from inception_tl.training.loggers import finish_wandb_runs
 from inception_tl.training.trainer import build_trainer
 
-CALIBRATIONS = ("temperature", "none")
-
 
 def search_pruning(cfg: DictConfig) -> Callback | None:
     """The pruning link to an Optuna trial, in a job of `train.py -m hparams_search=...` (None otherwise)."""
@@ -58,11 +56,6 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     FinetuneConfig.from_mapping(config_values(cfg.get("finetune"))).check_for_backbone(
         cfg.backbone.name, config_values(cfg.backbone.get("model_kwargs"))
     )
-    if cfg.calibration not in CALIBRATIONS:
-        raise ConfigError(
-            f"calibration={cfg.calibration!r}: choose temperature (fit one on the validation split after training: "
-            "calibrated probabilities) or none."
-        )
     ckpt_path = resolve_checkpoint(cfg.ckpt_path, output_dir)
     if ckpt_path is not None:
         console.print(f"Resuming from [bold]{ckpt_path}[/bold]")
@@ -104,7 +97,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
         if pruning is not None:
             pruning.raise_if_pruned()  # a pruned trial is not worth evaluating
-        calibrate = cfg.calibration == "temperature"
+        calibrate = cfg.calibration == Calibration.temperature  # a choice checked when the command was composed
         evaluation = evaluate_best(trainer, model, datamodule, collector, calibrate)
         if trainer.is_global_zero:
             if evaluation.best_checkpoint:  # eval.py, predict.py and export take the fitted values from there

@@ -47,13 +47,9 @@ class StderrHandler(logging.StreamHandler):
     """A StreamHandler writing to whatever `sys.stderr` is when a line is printed (a redirected stream included),
     not to the one there was when the handler was made."""
 
-    @property
-    def stream(self):  # type: ignore[override]
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value) -> None:  # set by StreamHandler.__init__; the current stderr is always used
-        pass
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
 
 
 def plain_lightning_lines() -> None:

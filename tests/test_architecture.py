@@ -1,5 +1,5 @@
-"""Imports run downwards only (tasks -> evaluation -> models -> training -> config -> data / finetune -> errors),
-and only the tasks read Hydra's runtime state: what every part needs reaches it as arguments."""
+"""Imports run downwards only (tasks -> evaluation / deploy / serving -> models -> training -> config -> data /
+finetune -> errors), and only the tasks read Hydra's runtime state: what every part needs reaches it as arguments."""
 
 import ast
 from pathlib import Path
@@ -16,6 +16,7 @@ LAYERS = {
     "models": 4,
     "evaluation": 5,
     "search": 5,
+    "deploy": 5,
     "tasks": 6,
 }
 HYDRA_STATE = ("hydra.core.hydra_config", "hydra.types")

@@ -251,3 +251,97 @@ def test_export_reproduces_the_runs_calibrated_test_probabilities(quickstart_run
     probabilities = torch.jit.load(str(tmp_path / "model.torchscript.pt"))(torch.from_numpy(images)).detach().numpy()
     expected = [[float(row[f"p_{name}"]) for name in card["class_names"]] for row in reference]
     np.testing.assert_allclose(probabilities, np.array(expected), atol=1e-4, rtol=0)
+
+
+@pytest.fixture(scope="module")
+def timm_folder(quickstart_run, shared_tmp):
+    """The trained run exported as `python export.py ... format=timm` writes it."""
+    run_dir, _, _ = quickstart_run
+    folder = shared_tmp("timm-folder") / "shapes-v3"
+    result = run_script(
+        "export.py",
+        f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}",
+        "format=timm",
+        f"output_dir={folder}",
+        f"hydra.run.dir={folder.parent / 'run'}",
+    )
+    return folder, result
+
+
+def test_a_timm_folder_loads_in_plain_timm_with_the_checkpoints_logits(quickstart_run, timm_folder):
+    """timm alone (local-dir:, its own resolve_data_config + create_transform from config.json) gives the logits of
+    the checkpoint, and predict.py's class for each test image."""
+    import timm
+    from PIL import Image
+
+    from inception_tl.models.loading import load_classifier
+
+    run_dir, _, _ = quickstart_run
+    folder, result = timm_folder
+    assert result.stdout.strip().splitlines() == [f"Wrote {folder} (config.json, model.safetensors, README.md)"]
+    model = timm.create_model(f"local-dir:{folder}", pretrained=True).eval()
+    config = timm.data.resolve_data_config(model=model)
+    assert config["input_size"] == (3, 75, 75)
+    transform = timm.data.create_transform(**config)
+    with open(run_dir / "report" / "predictions.csv") as handle:
+        reference = list(csv.DictReader(handle))[::10]
+    images = torch.stack([transform(Image.open(row["path"]).convert("RGB")) for row in reference])
+    checkpoint = load_classifier(str(run_dir / "checkpoints" / "best.ckpt")).eval()
+    temperature = checkpoint.hparams.temperature
+    assert temperature != 1.0
+    with torch.no_grad():
+        logits, expected = model(images), checkpoint(images) * temperature  # the checkpoint's calibrated / T
+    np.testing.assert_allclose(logits.numpy(), expected.numpy(), atol=1e-4, rtol=0)
+    assert logits.abs().max() > 0.5  # not a trivially small output
+    classes = json.loads((folder / "config.json").read_text())["label_names"]
+    assert [classes[index] for index in logits.argmax(1).tolist()] == [row["predicted"] for row in reference]
+
+
+def test_the_model_card_has_its_header_the_runs_test_metrics_and_its_figures(quickstart_run, timm_folder):
+    import yaml
+
+    run_dir, _, _ = quickstart_run
+    folder, _ = timm_folder
+    card = (folder / "README.md").read_text()
+    _, header, body = card.split("---\n", 2)
+    meta = yaml.safe_load(header)
+    assert meta["library_name"] == "timm"
+    assert meta["pipeline_tag"] == "image-classification"
+    assert "base_model" not in meta  # trained from scratch: no ImageNet weights to credit
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    results = body.split("## Results (test split)")[1].split("##")[0]
+    rows = dict(line.strip("|").replace(" ", "").split("|") for line in results.splitlines() if line.startswith("| "))
+    for name in ("acc", "f1", "auroc", "loss", "precision", "recall"):
+        assert float(rows[name]) == pytest.approx(metrics[f"test/{name}"], abs=5e-5)
+    assert f"T = {metrics['temperature']:.4f}" in card
+    for figure in ("confusion_matrix.png", "reliability.png"):
+        assert f"]({figure})" in card
+        assert (folder / figure).read_bytes() == (run_dir / "report" / figure).read_bytes()
+    overrides = " ".join(SMALL_QUICKSTART)
+    assert "python train.py " in card
+    assert overrides in card
+
+
+def test_predict_and_load_model_take_the_folder_as_they_take_the_checkpoint(quickstart_run, timm_folder, tmp_path):
+    import inception_tl
+
+    run_dir, _, _ = quickstart_run
+    folder, _ = timm_folder
+    with open(run_dir / "report" / "predictions.csv") as handle:
+        reference = list(csv.DictReader(handle))[::25]
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for index, row in enumerate(reference):
+        shutil.copy(row["path"], photos / f"{index:02d}.png")
+    output = tmp_path / "preds.csv"
+    run_script("predict.py", f"ckpt_path={folder}", f"input={photos}", f"output={output}",
+               f"hydra.run.dir={tmp_path / 'run'}")
+    with open(output) as handle:
+        rows = list(csv.DictReader(handle))
+    for row, expected in zip(rows, reference, strict=True):
+        assert row["predicted"] == expected["predicted"]
+        for name in CLASSES:  # calibrated as the run's own report
+            assert float(row[f"p_{name}"]) == pytest.approx(float(expected[f"p_{name}"]), abs=1e-5)
+    model = inception_tl.load_model(str(folder))
+    assert model.class_names == CLASSES
+    assert not model.training

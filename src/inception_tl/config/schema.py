@@ -124,6 +124,15 @@ class ExportFormat(str, Enum):
 
     onnx = "onnx"  # model.onnx, for ONNX Runtime
     torchscript = "torchscript"  # model.torchscript.pt, for torch.jit.load (C++ too)
+    # config.json + model.safetensors + README.md model card: timm.create_model("local-dir:DIR") and the hub
+    timm = "timm"
+
+
+class Quantize(str, Enum):
+    """`quantize` of export.py (format=onnx)."""
+
+    none = "none"  # fp32 only
+    int8 = "int8"  # also model.int8.onnx: ONNX Runtime static quantization, calibrated on training images
 
 
 @dataclass
@@ -136,6 +145,15 @@ class ExportSchema:
     format: ExportFormat = ExportFormat.onnx
     # Where to write the model and model.json; null: the run directory.
     output_dir: str | None = None
+    # format=onnx: int8 also writes model.int8.onnx, calibrated on `calibration_images` training images of the
+    # checkpoint's data (which must be on this machine).
+    quantize: Quantize = Quantize.none
+    calibration_images: int = 300
+    # format=timm: upload the folder to the Hugging Face hub as `repo_id` (user/name), with your own login
+    # (`hf auth login` or HF_TOKEN); `private` unless set to false.
+    push: bool = False
+    repo_id: str | None = None
+    private: bool = True
     # true: the exporters' own progress lines (torch.onnx's steps, onnxscript's passes, torch.jit's warnings).
     verbose: bool = False
     paths: Any = None

@@ -22,7 +22,7 @@ from inception_tl.data.preprocessing import check_backbone_name
 from inception_tl.errors import ConfigError, WeightsError
 
 
-def _size_options(name: str, image_size: int | None) -> dict[str, int]:
+def size_options(name: str, image_size: int | None) -> dict[str, int]:
     """`img_size` for a model built for one input size (a ViT) at another size; nothing for the others."""
     pretrained_cfg = timm.models.get_pretrained_cfg(name)
     native = pretrained_cfg.input_size[-1] if pretrained_cfg else None
@@ -47,7 +47,7 @@ def create_backbone(
     from_hub = pretrained and weights is None
     if from_hub:
         check_hub_reachable(name)
-    options = {**_size_options(name, image_size), **dict(model_kwargs or {})}
+    options = {**size_options(name, image_size), **dict(model_kwargs or {})}
     try:
         model = timm.create_model(name, pretrained=from_hub, num_classes=0, **options)
     except TypeError as error:  # an argument the model's constructor does not take

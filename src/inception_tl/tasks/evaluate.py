@@ -9,32 +9,15 @@ from omegaconf import DictConfig, OmegaConf
 
 from inception_tl.config.instantiate import instantiate
 from inception_tl.config.schema import EvalSplit
-from inception_tl.data import ImageDataModule
 from inception_tl.errors import ConfigError
+from inception_tl.evaluation.checkpoint_data import checkpoint_datamodule
 from inception_tl.evaluation.passes import evaluate_split
 from inception_tl.evaluation.writer import write_outputs
-from inception_tl.models import ImageClassifier
 from inception_tl.models.loading import load_classifier
 from inception_tl.tasks.run_identity import wandb_run_identity
 from inception_tl.training.callbacks.predictions import PredictionCollector
 from inception_tl.training.loggers import build_loggers, finish_wandb_runs
 from inception_tl.training.trainer import resolve_precision
-
-
-def checkpoint_datamodule(model: ImageClassifier, data: DictConfig | None) -> ImageDataModule:
-    """The data config given (`data=...`), else the checkpoint's; the preprocessing always the checkpoint's."""
-    config = data if data is not None else model.hparams.get("trained_on")
-    if config is None:
-        raise ConfigError("This checkpoint stores no data config: choose the data to evaluate on with data=<option>.")
-    datamodule: ImageDataModule = instantiate(
-        config, backbone=model.hparams.backbone["name"], preprocessing=model.hparams.preprocessing
-    )
-    datamodule.setup_data()
-    if datamodule.class_names != model.class_names:
-        raise ConfigError(
-            f"The data's classes {datamodule.class_names} differ from the checkpoint's {model.class_names}."
-        )
-    return datamodule
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Export a checkpoint to ONNX or TorchScript, with a JSON of its class names and preprocessing (`export.py`).
+"""Export a checkpoint (`export.py`): to ONNX (optionally int8 too) or TorchScript, with a JSON of its class names
+and preprocessing; or as a timm / Hugging Face folder with a model card (`format=timm`, models/timm_folder.py).
 
 The exported graph takes a float32 RGB batch (N, 3, H, W) in [0, 1], already resized and centre-cropped
 to the checkpoint's input size, and returns class probabilities, calibrated by the checkpoint's temperature.
@@ -19,16 +20,24 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from omegaconf import DictConfig
 from torch import nn
 
-from inception_tl.config.schema import ExportFormat
+from inception_tl import __version__
+from inception_tl.config.schema import ExportFormat, Quantize
 from inception_tl.console import console
+from inception_tl.deploy.hub import push_folder
+from inception_tl.deploy.model_card import RunRecord, write_model_card
+from inception_tl.deploy.quantize import quantize_int8
+from inception_tl.deploy.unit_images import unit_images
 from inception_tl.errors import ConfigError
+from inception_tl.evaluation.checkpoint_data import checkpoint_datamodule
 from inception_tl.models import ImageClassifier
 from inception_tl.models.batchnorm_folding import fold_batchnorm
 from inception_tl.models.loading import load_classifier
+from inception_tl.models.timm_folder import head_in_timm, write_timm_folder
 
 FORMATS = {"onnx": "model.onnx", "torchscript": "model.torchscript.pt"}
 
@@ -138,9 +147,63 @@ def export_classifier(classifier: ImageClassifier, format_: str, directory: Path
 
 
 def export(cfg: DictConfig) -> Path:
+    """Write `cfg.ckpt_path`'s model in `cfg.format` (and its int8 twin, or push the timm folder); returns the
+    model file or folder."""
+    format_, quantize = checked_choices(cfg)
     classifier = load_classifier(cfg.ckpt_path)
     directory = Path(cfg.output_dir) if cfg.output_dir else Path(cfg.paths.output_dir)
-    format_ = ExportFormat(cfg.format).value  # a choice checked when the command was composed
+    if format_ == "timm":
+        return export_timm(cfg, classifier, directory)
     path = export_classifier(classifier, format_, directory, verbose=cfg.verbose)
+    if quantize == "int8":
+        calibration = calibration_batches(classifier, cfg.calibration_images)
+        card_path = directory / "model.json"
+        card = json.loads(card_path.read_text())
+        card["quantization"] = quantize_int8(path, directory / "model.int8.onnx", calibration)
+        card_path.write_text(json.dumps(card, indent=2))
+        console.print(f"Wrote {path}, {directory / 'model.int8.onnx'} and {card_path}")
+        return directory / "model.int8.onnx"
     console.print(f"Wrote {path} and {directory / 'model.json'}")
     return path
+
+
+def checked_choices(cfg: DictConfig) -> tuple[str, str]:
+    """(format, quantize); options that belong to another format stop the run rather than being ignored."""
+    format_ = ExportFormat(cfg.format).value  # choices checked when the command was composed
+    quantize = Quantize(cfg.quantize).value
+    if quantize != "none" and format_ != "onnx":
+        raise ConfigError(f"quantize={quantize} applies to format=onnx (ONNX Runtime's quantizer), not {format_}.")
+    if cfg.push and format_ != "timm":
+        raise ConfigError(f"push=true uploads a timm folder: add format=timm (not format={format_}).")
+    if cfg.push and not cfg.repo_id:
+        raise ConfigError("push=true needs the hub repository to create or update: add repo_id=user/name.")
+    if cfg.calibration_images < 1:
+        raise ConfigError(f"calibration_images={cfg.calibration_images}: give a positive number (300 is typical).")
+    return format_, quantize
+
+
+def calibration_batches(classifier: ImageClassifier, count: int) -> Iterator[np.ndarray]:
+    """`count` images of the checkpoint's training split, drawn at random with a fixed seed, as [0, 1] batches."""
+    datamodule = checkpoint_datamodule(classifier, None)
+    paths = [path for path, _ in datamodule.samples["train"]]
+    chosen = np.random.default_rng(0).permutation(len(paths))[:count]
+    return unit_images([paths[index] for index in sorted(chosen)], classifier.hparams.preprocessing, batch_size=32)
+
+
+def export_timm(cfg: DictConfig, classifier: ImageClassifier, directory: Path) -> Path:
+    """The timm / Hugging Face folder with its model card; uploaded with `push`."""
+    in_timm = head_in_timm(classifier)
+    if not in_timm:
+        console.print(
+            "[yellow]This model's MLP head is not a timm architecture:[/yellow] timm will load the fine-tuned "
+            "backbone alone (a feature extractor); inception_tl.load_model and predict.py / serve.py load all of it."
+        )
+    directory.mkdir(parents=True, exist_ok=True)
+    write_timm_folder(classifier, directory, __version__)
+    name = cfg.repo_id or directory.name
+    write_model_card(classifier, directory, RunRecord.of_checkpoint(cfg.ckpt_path), name, in_timm)
+    console.print(f"Wrote {directory} (config.json, model.safetensors, README.md)")
+    if cfg.push:
+        url = push_folder(directory, cfg.repo_id, private=cfg.private)
+        console.print(f"Uploaded to {url} ({'private' if cfg.private else 'public'})")
+    return directory

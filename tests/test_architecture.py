@@ -17,6 +17,7 @@ LAYERS = {
     "evaluation": 5,
     "search": 5,
     "deploy": 5,
+    "serving": 5,
     "tasks": 6,
 }
 HYDRA_STATE = ("hydra.core.hydra_config", "hydra.types")

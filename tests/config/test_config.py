@@ -202,6 +202,7 @@ def enum_options() -> list[tuple[str, list[str], str, list[str]]]:
         ("train", [], "", schema.TrainSchema),
         ("eval", ["ckpt_path=x"], "", schema.EvalSchema),
         ("export", ["ckpt_path=x"], "", schema.ExportSchema),
+        ("serve", ["ckpt_path=x"], "", schema.ServeSchema),
     ]
     found = []
 

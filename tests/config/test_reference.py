@@ -16,7 +16,7 @@ def leaf_options(cls: type, prefix: str) -> dict[str, object]:
             continue
         value = item.default_factory() if item.default_factory is not dataclasses.MISSING else item.default
         if dataclasses.is_dataclass(value):
-            found |= leaf_options(type(value), f"{prefix}.{item.name}")
+            found |= leaf_options(type(value), f"{prefix}.{item.name}" if prefix else item.name)
         else:
             key = f"{prefix}.{item.name}" if prefix else item.name
             found[key] = value.value if isinstance(value, enum.Enum) else value

@@ -112,6 +112,7 @@ SECTIONS = [
     ("lr_find (lr_find.py)", "lr_find", schema.LrFindSchema, None),
     ("eval.py", "", schema.EvalSchema, None),
     ("export.py", "", schema.ExportSchema, None),
+    ("serve.py", "", schema.ServeSchema, None),
 ]
 HEADER = ["| option | type | default | choices | what it sets |", "| --- | --- | --- | --- | --- |"]
 

@@ -159,6 +159,55 @@ class ExportSchema:
     paths: Any = None
 
 
+class Accelerator(str, Enum):
+    """`serve.accelerator` of serve.py."""
+
+    auto = "auto"  # the GPU when there is one, else the CPU
+    cuda = "cuda"
+    cpu = "cpu"
+
+
+@dataclass
+class ServeOptions:
+    """The server (LitServe) and what it accepts."""
+
+    # 127.0.0.1: this machine only; 0.0.0.0 to take requests from the network (put it behind your proxy).
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Dynamic batching: up to max_batch_size requests in one forward pass, waiting at most batch_timeout seconds
+    # for a batch to fill.
+    max_batch_size: int = 16
+    batch_timeout: float = 0.01
+    # An upload larger than this is refused (413) before it is read whole.
+    max_upload_mb: float = 10.0
+    # An image of more pixels than this (width x height, in millions) is refused (413) before it is decoded:
+    # a small file can hold a huge image (a decompression bomb).
+    max_megapixels: float = 40.0
+    # The classes (single-label) a prediction lists, most probable first.
+    top_k: int = 5
+    accelerator: Accelerator = Accelerator.auto
+    # auto: fp16 mixed precision (16-mixed) on a CUDA GPU, 32-true elsewhere; or bf16-mixed, 32-true.
+    precision: str = "auto"
+    # Inference processes per device (each holds a copy of the model).
+    workers_per_device: int = 1
+    # Seconds a request may wait for its answer before a 504.
+    timeout: float = 30.0
+    # The model's name in every answer; null: the exported folder's or the run's name.
+    name: str | None = None
+
+
+@dataclass
+class ServeSchema:
+    """serve.py's options (conf/serve.yaml): the model to serve (a checkpoint, an exported folder or
+    hf-hub:user/name) and the server's options; `channels_last` comes from the runtime group."""
+
+    task_name: str = "serve"
+    ckpt_path: str = MISSING
+    serve: ServeOptions = field(default_factory=ServeOptions)
+    channels_last: bool = True
+    paths: Any = None
+
+
 # The seed of a run when none is given (train.py's and eval.py's), stated once.
 SEED = 42
 
@@ -491,5 +540,6 @@ def register_schemas() -> None:
     for name, callback in CALLBACKS.items():
         store.store(group="schema/callbacks", name=name, node=callback)
     store.store(name="eval_schema", node=EvalSchema)
+    store.store(name="serve_schema", node=ServeSchema)
     store.store(group="schema/scheduler", name="cosine", node=CosineSchema)
     store.store(group="schema/scheduler", name="plateau", node=PlateauSchema)

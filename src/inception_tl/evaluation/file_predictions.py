@@ -67,6 +67,28 @@ class FilePredictions:
 
 
 @torch.inference_mode()
+def batch_probabilities(
+    model: torch.nn.Module,
+    batch: Mapping[str, Any],
+    transform: BatchTransform,
+    precision: str,
+    tta: bool = False,
+    multi_label: bool = False,
+) -> torch.Tensor:
+    """The probabilities of a collated batch of stored images (`collate_images`) on the model's device: cut and
+    normalised there, the model under `precision`; softmax (multi-label: a sigmoid per label), with `tta` the mean
+    over each image and its mirror. predict.py and serve.py both take this step."""
+    device = next(model.parameters()).device
+    normalise = torch.sigmoid if multi_label else functools.partial(torch.softmax, dim=1)
+    images = transform(move_data_to_device(batch, device))
+    with autocast(precision, device):
+        probabilities = normalise(model(images).float())
+        if tta:
+            probabilities = (probabilities + normalise(model(images.flip(-1)).float())) / 2
+    return probabilities
+
+
+@torch.inference_mode()
 def predict_files(
     model: torch.nn.Module,
     paths: Sequence[Path],
@@ -98,18 +120,13 @@ def predict_files(
         pin_memory=device.type == "cuda",
     )
     indices, scores, failures = [], [], {}
-    normalise = torch.sigmoid if thresholds is not None else functools.partial(torch.softmax, dim=1)
     for batch in loader:
         failures.update(batch.pop("failures"))
         if not batch:  # every file of this batch was unreadable
             continue
         indices.append(batch["indices"])
-        images = transform(move_data_to_device(batch, device))
-        with autocast(precision, device):
-            probabilities = normalise(model(images).float())
-            if tta:
-                probabilities = (probabilities + normalise(model(images.flip(-1)).float())) / 2
-        scores.append(probabilities)  # stays on the device: read back once, at the end
+        # Stays on the device: read back once, at the end.
+        scores.append(batch_probabilities(model, batch, transform, precision, tta, multi_label=thresholds is not None))
     found = torch.cat(scores).cpu().numpy() if scores else np.empty((0, len(class_names)))
     order = torch.cat(indices).tolist() if indices else []
     found_by_file = dict(zip(order, found, strict=True))

@@ -23,7 +23,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from filelock import FileLock
@@ -65,7 +65,7 @@ class StorageSpec:
             tuple(round(255 * value) for value in preprocessing["mean"]),  # timm's border fill
         )
 
-    def decode(self, path: str) -> np.ndarray:
+    def decode(self, path: str | BinaryIO) -> np.ndarray:
         return decode_for_storage(path, self.shorter_side, self.interpolation, self.crop_mode, self.crop, self.fill)
 
     def key(self) -> list[Any]:

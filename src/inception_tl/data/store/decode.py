@@ -85,7 +85,7 @@ def squared(
 
 
 def decode_for_storage(
-    path: str,
+    path: str | BinaryIO,
     shorter_side: int,
     interpolation: str,
     crop_mode: str = "center",

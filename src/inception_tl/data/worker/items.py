@@ -90,8 +90,14 @@ class FilesToPredict(Dataset):
             pixels = self.spec.decode(self.paths[index])
         except DataError as error:
             return {"index": index, "error": str(error)}
-        box = eval_crop_box(*pixels.shape[:2], self.spec.shorter_side, self.size)
-        return {"image": pixels, "label": -1, "index": index, "box": box, "error": None}
+        return item_to_predict(pixels, index, self.spec, self.size)
+
+
+def item_to_predict(pixels: np.ndarray, index: int, spec: StorageSpec, size: int) -> dict[str, Any]:
+    """A decoded image at its storage size as a prediction batch holds it (`collate_files`), its evaluation crop
+    worked out: the same for a file (predict.py) and an upload (serve.py)."""
+    box = eval_crop_box(*pixels.shape[:2], spec.shorter_side, size)
+    return {"image": pixels, "label": -1, "index": index, "box": box, "error": None}
 
 
 class FeatureSplit(Dataset):

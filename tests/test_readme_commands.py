@@ -24,6 +24,7 @@ HYDRA_SCRIPTS = {
     "predict.py": "predict",
     "export.py": "export",
     "lr_find.py": "lr_find",
+    "serve.py": "serve",
     "benchmarks/throughput.py": "throughput",
 }
 DOCUMENTS = ["README.md", "benchmarks/README.md", *sorted(f"docs/{path.name}" for path in (REPO / "docs").glob("*.md"))]
@@ -78,7 +79,7 @@ def test_the_readme_documents_commands_of_every_entry_point():
     scripts = {
         script_and_arguments(words)[0] for words in (c.values[0] for c in COMMANDS) if script_and_arguments(words)
     }
-    assert {"train.py", "eval.py", "predict.py", "export.py", "lr_find.py", "benchmarks/throughput.py"} <= scripts
+    assert set(HYDRA_SCRIPTS) <= scripts
     assert len(COMMANDS) > 40
 
 
@@ -86,7 +87,7 @@ def test_the_readme_documents_commands_of_every_entry_point():
 def test_a_documented_command_composes(words, tmp_path):
     found = script_and_arguments(words)
     if found is None:
-        assert words[0] in ("pip", "pytest", "ruff"), words
+        assert words[0] in ("pip", "pytest", "ruff", "curl"), words
         return
     script, arguments = found
     assert (REPO / script).is_file(), script

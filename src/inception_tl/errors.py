@@ -23,3 +23,14 @@ class WeightsError(InceptionTLError):
 
 class TrainingError(InceptionTLError):
     """Training cannot go on sensibly (for example, the loss is no longer a finite number)."""
+
+
+def require_extra(module: str, extra: str, purpose: str) -> None:
+    """A ConfigError naming the `pip install` that brings `module` (an optional extra), when it is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise ConfigError(
+            f"{purpose} needs {module}, which is not installed: pip install \"inception_tl[{extra}]\" "
+            f"(in a clone: pip install -e \".[{extra}]\")."
+        )

@@ -166,3 +166,19 @@ def test_options_of_another_format_stop_the_export(overrides, message):
     cfg = compose_config(["ckpt_path=x", *overrides], config_name="export")
     with pytest.raises(ConfigError, match=message):
         checked_choices(cfg)
+
+
+def test_a_missing_extra_is_one_line_naming_the_pip_install(monkeypatch):
+    import importlib.util
+
+    from inception_tl.tasks.serve import serve
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "litserve" else real(name, *a))
+    cfg = compose_config(["ckpt_path=x"], config_name="serve")
+    with pytest.raises(ConfigError, match=r'serve.py needs litserve.*pip install "inception_tl\[serve\]"'):
+        serve(cfg)
+    cfg = compose_config(["ckpt_path=x", "format=onnx", "quantize=int8"], config_name="export")
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name, *a))
+    with pytest.raises(ConfigError, match=r'quantize=int8 needs onnxruntime.*inception_tl\[export\]'):
+        checked_choices(cfg)

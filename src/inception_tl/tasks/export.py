@@ -32,7 +32,7 @@ from inception_tl.deploy.hub import push_folder
 from inception_tl.deploy.model_card import RunRecord, write_model_card
 from inception_tl.deploy.quantize import quantize_int8
 from inception_tl.deploy.unit_images import unit_images
-from inception_tl.errors import ConfigError
+from inception_tl.errors import ConfigError, require_extra
 from inception_tl.evaluation.checkpoint_data import checkpoint_datamodule
 from inception_tl.models import ImageClassifier
 from inception_tl.models.batchnorm_folding import fold_batchnorm
@@ -177,6 +177,13 @@ def checked_choices(cfg: DictConfig) -> tuple[str, str]:
         raise ConfigError(f"push=true uploads a timm folder: add format=timm (not format={format_}).")
     if cfg.push and not cfg.repo_id:
         raise ConfigError("push=true needs the hub repository to create or update: add repo_id=user/name.")
+    if format_ == "onnx":
+        for module in ("onnx", "onnxscript"):
+            require_extra(module, "export", "export.py format=onnx")
+    if quantize == "int8":
+        require_extra("onnxruntime", "export", "export.py quantize=int8")
+    if cfg.push:
+        require_extra("huggingface_hub", "hub", "export.py push=true")
     if cfg.calibration_images < 1:
         raise ConfigError(f"calibration_images={cfg.calibration_images}: give a positive number (300 is typical).")
     return format_, quantize

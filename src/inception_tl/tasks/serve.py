@@ -13,11 +13,8 @@ from omegaconf import DictConfig
 
 from inception_tl.config.schema import Accelerator
 from inception_tl.console import console
-from inception_tl.errors import ConfigError
+from inception_tl.errors import ConfigError, require_extra
 from inception_tl.models.loading import HUB_PREFIX, download_hub_folder, load_classifier
-from inception_tl.serving.api import ClassifierAPI
-from inception_tl.serving.identity import model_identity
-from inception_tl.serving.server import build_server
 
 
 def check_options(options: DictConfig) -> None:
@@ -33,6 +30,12 @@ def serve(cfg: DictConfig) -> None:
     """Load the model once here (a wrong path or hub name stops here, in one line), then start the server."""
     options = cfg.serve
     check_options(options)
+    require_extra("litserve", "serve", "serve.py")
+    require_extra("multipart", "serve", "serve.py (its uploads)")
+    from inception_tl.serving.api import ClassifierAPI
+    from inception_tl.serving.identity import model_identity
+    from inception_tl.serving.server import build_server
+
     source = str(cfg.ckpt_path)
     local = download_hub_folder(source.removeprefix(HUB_PREFIX)) if source.startswith(HUB_PREFIX) else Path(source)
     model = load_classifier(str(local))

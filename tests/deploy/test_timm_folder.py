@@ -182,3 +182,20 @@ def test_a_missing_extra_is_one_line_naming_the_pip_install(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name, *a))
     with pytest.raises(ConfigError, match=r'quantize=int8 needs onnxruntime.*inception_tl\[export\]'):
         checked_choices(cfg)
+
+
+def test_a_hub_name_loads_the_folder_the_hub_client_downloads(mlp_model, monkeypatch):
+    """`hf-hub:user/name@revision`: the repository and revision asked of huggingface_hub, and its folder loaded."""
+    import huggingface_hub
+
+    _, checkpoint, folder, photos = mlp_model
+    asked = []
+
+    def snapshot_download(repo_id, revision=None):
+        asked.append((repo_id, revision))
+        return str(folder)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    np.testing.assert_allclose(probabilities("hf-hub:someone/pets@v1", photos), probabilities(checkpoint, photos),
+                               atol=1e-6, rtol=0)
+    assert asked == [("someone/pets", "v1")]

@@ -345,3 +345,7 @@ def test_predict_and_load_model_take_the_folder_as_they_take_the_checkpoint(quic
     model = inception_tl.load_model(str(folder))
     assert model.class_names == CLASSES
     assert not model.training
+    # What eval.py rebuilds the run's data from travels in the folder too.
+    checkpoint = inception_tl.load_model(str(run_dir / "checkpoints" / "best.ckpt"))
+    assert model.hparams.trained_on == checkpoint.hparams.trained_on
+    assert model.hparams.preprocessing == checkpoint.hparams.preprocessing

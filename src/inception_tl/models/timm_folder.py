@@ -122,6 +122,9 @@ def read_timm_folder(directory: Path) -> ImageClassifier:
     if not weights_path.is_file():
         raise ConfigError(f"{directory} has config.json but no model.safetensors: copy the whole folder.")
     hyperparameters = {key: block[key] for key in MODEL_KEYS if key in block}
+    # As a checkpoint holds them (JSON has no tuples): input_size, mean and std.
+    preprocessing = hyperparameters["preprocessing"]
+    hyperparameters["preprocessing"] = {k: tuple(v) if isinstance(v, list) else v for k, v in preprocessing.items()}
     classifier = ImageClassifier(**hyperparameters, load_weights=False)
     state = safetensors.torch.load_file(weights_path)
     if block["head_in_timm"]:

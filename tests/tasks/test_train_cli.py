@@ -310,9 +310,12 @@ def test_the_model_card_has_its_header_the_runs_test_metrics_and_its_figures(qui
     assert "base_model" not in meta  # trained from scratch: no ImageNet weights to credit
     metrics = json.loads((run_dir / "metrics.json").read_text())
     results = body.split("## Results (test split)")[1].split("##")[0]
-    rows = dict(line.strip("|").replace(" ", "").split("|") for line in results.splitlines() if line.startswith("| "))
+    rows = {cells[0]: cells[1:] for line in results.splitlines() if line.startswith("| ")
+            for cells in [line.strip("|").replace(" ", "").split("|")]}
     for name in ("acc", "f1", "auroc", "loss", "precision", "recall"):
-        assert float(rows[name]) == pytest.approx(metrics[f"test/{name}"], abs=5e-5)
+        assert float(rows[name][0]) == pytest.approx(metrics[f"test/{name}"], abs=5e-5)
+    for name in ("acc", "f1", "auroc"):  # with the run's bootstrap interval
+        assert rows[name][1] == "{:.4f}-{:.4f}".format(*metrics["intervals"][f"test/{name}"])
     assert f"T = {metrics['temperature']:.4f}" in card
     for figure in ("confusion_matrix.png", "reliability.png"):
         assert f"]({figure})" in card

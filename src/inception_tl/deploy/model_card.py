@@ -81,8 +81,14 @@ def pretrained_weights_name(name: str) -> str:
     return name if "." in name or not tag else f"{name}.{tag}"
 
 
-def metrics_table(metrics: dict[str, float]) -> list[str]:
-    return ["| metric | value |", "| --- | --- |", *(f"| {name} | {value:.4f} |" for name, value in metrics.items())]
+def metrics_table(metrics: dict[str, float], intervals: dict[str, list[float]]) -> list[str]:
+    """The test metrics, each with its 95% bootstrap interval where the run computed one."""
+    rows = ["| metric | value | 95% interval |", "| --- | --- | --- |"]
+    for name, value in metrics.items():
+        interval = intervals.get(f"test/{name}")
+        shown = f"{interval[0]:.4f}-{interval[1]:.4f}" if interval else ""
+        rows.append(f"| {name} | {value:.4f} | {shown} |")
+    return rows
 
 
 def data_lines(summary: dict[str, Any]) -> list[str]:
@@ -161,7 +167,8 @@ def write_model_card(
 ) -> Path:
     """README.md in `directory`, with the run's confusion matrix and reliability diagram copied beside it. `name`:
     the hub repository (`user/name`) the card's examples load, or the folder's name."""
-    metrics = test_metrics(run.json("metrics.json"))
+    recorded = run.json("metrics.json")
+    metrics = test_metrics(recorded)
     backbone = classifier.hparams.backbone["name"]
     classes = classifier.class_names
     task = "multi-label (several labels per image)" if classifier.objective.multi_label else "single-label"
@@ -180,7 +187,8 @@ def write_model_card(
         "",
         "## Results (test split)",
         "",
-        *(metrics_table(metrics) if metrics else ["No test metrics were found beside the checkpoint."]),
+        *(metrics_table(metrics, recorded.get("intervals", {})) if metrics else
+          ["No test metrics were found beside the checkpoint."]),
         "",
     ]
     for figure, title in FIGURES.items():

@@ -23,6 +23,7 @@ from rich.table import Table
 
 from inception_tl.console import console
 from inception_tl.evaluation import plots
+from inception_tl.evaluation.bootstrap import INTERVAL_METHOD, bootstrap_intervals
 from inception_tl.evaluation.calibration import negative_log_likelihood, rescaled
 from inception_tl.evaluation.multilabel_report import write_multilabel_files
 from inception_tl.evaluation.predictions import Predictions
@@ -190,17 +191,25 @@ def draw_figures(
 
 
 def print_metrics(metrics: dict[str, Any]) -> None:
+    """The metrics table; a metric with a bootstrap interval as `0.935 (0.912-0.956)`."""
     table = Table(title="Final metrics (best checkpoint)")
     table.add_column("metric")
     table.add_column("value", justify="right")
+    intervals = metrics.get("intervals", {})
     for key, value in metrics.items():
         if isinstance(value, float):
-            table.add_row(key, f"{value:.4f}")
+            table.add_row(key, f"{value:.4f}" + (f" ({format_interval(intervals[key])})" if key in intervals else ""))
     console.print(table)
+    if intervals:
+        console.print(f"In brackets: {metrics['interval_method']}.")
     if "thresholds" in metrics:  # multi-label: each label's decision threshold, chosen on validation
         pairs = zip(metrics["class_names"], metrics["thresholds"], strict=True)
         chosen = ", ".join(f"{name} {value:.3f}" for name, value in pairs)
         console.print(f"Thresholds (chosen on validation): {chosen}")
+
+
+def format_interval(interval: Sequence[float]) -> str:
+    return f"{interval[0]:.4f}-{interval[1]:.4f}"
 
 
 def write_outputs(
@@ -212,7 +221,12 @@ def write_outputs(
     loggers: list[Logger],
     figures: bool = True,
 ) -> None:
-    """metrics.json, the metrics table and the report of `split` (rank zero only)."""
+    """metrics.json, the metrics table and the report of `split` (rank zero only). The headline metrics get their
+    95% bootstrap intervals (`evaluation/bootstrap.py`) from the split's predictions."""
+    intervals = bootstrap_intervals(predictions)
+    if intervals:
+        metrics["intervals"] = {f"{split}/{name}": interval.as_list() for name, interval in intervals.items()}
+        metrics["interval_method"] = INTERVAL_METHOD
     (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     print_metrics(metrics)
     temperature = metrics.get("temperature", 1.0)

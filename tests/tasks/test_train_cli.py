@@ -100,6 +100,14 @@ def test_quickstart_learns_and_writes_its_outputs(quickstart_run):
     assert "backbone:" in (run_dir / "config.yaml").read_text()
     assert str(run_dir) in result.stdout
     assert "test/acc" in result.stdout
+    # The test metrics' bootstrap intervals, in metrics.json and on the console.
+    low, high = metrics["intervals"]["test/acc"]
+    assert low <= metrics["test/acc"] <= high
+    assert f"{metrics['test/acc']:.4f} ({low:.4f}-{high:.4f})" in result.stdout
+    # The class-activation maps of the report, and the line saying what they cost.
+    assert (run_dir / "report" / "cam_mistakes.png").is_file()
+    assert (run_dir / "report" / "cam_per_class.png").is_file()
+    assert "Class-activation maps (gradcam, stage Mixed_6e, 3 x 3):" in result.stdout
 
 
 def test_the_checkpoint_carries_class_names_and_preprocessing(quickstart_run):
@@ -190,11 +198,19 @@ def test_predict_classifies_a_folder_with_the_checkpoint_alone(quickstart_run, t
         f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}",
         f"input={photos}",
         f"output={output}",
+        "cam=true",
         f"hydra.run.dir={tmp_path / 'run'}",
     )
     with open(output) as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == len(reference) + 1  # every readable image, and the unreadable one named
+    # cam=true: an overlay per classified file, named as the file, at the model's input size.
+    maps = sorted(path.name for path in (tmp_path / "preds_cam").iterdir())
+    assert maps == [f"{index:02d}.png" for index in range(len(reference))]
+    from PIL import Image
+
+    assert Image.open(tmp_path / "preds_cam" / "00.png").size == (75, 75)
+    assert f"Wrote 9 class-activation maps (gradcam) in {tmp_path / 'preds_cam'}" in result.stderr
     (broken,) = [row for row in rows if row["error"]]
     assert broken["path"].endswith("corrupt.png")
     assert broken["predicted"] == ""

@@ -208,6 +208,29 @@ class ServeSchema:
     paths: Any = None
 
 
+class CamMethod(str, Enum):
+    """`cam.method`: how a class-activation map weighs the target layer's channels (pytorch-grad-cam)."""
+
+    gradcam = "gradcam"  # Grad-CAM: each channel by its mean gradient
+    gradcampp = "gradcampp"  # Grad-CAM++ (OmegaConf takes a choice by its name, and ++ is none): second-order
+    layercam = "layercam"  # LayerCAM: each position by its own gradient (finer maps)
+    eigencam = "eigencam"  # EigenCAM: the activations' first principal component, no gradient (class-agnostic)
+
+
+@dataclass
+class CamSchema:
+    """Class-activation maps in the report (evaluation/cam.py): where the model looked."""
+
+    enabled: bool = True
+    method: CamMethod = CamMethod.gradcam
+    # The backbone stage to compute the maps on; null: the last one with a map of at least 3 x 3 cells (a ViT:
+    # its last token stage, laid out as its patch grid). A wrong name lists the valid ones.
+    layer: str | None = None
+    # How many images: the most confidently wrong, and the correctly classified ones of each class.
+    mistakes: int = 16
+    per_class: int = 4
+
+
 # The seed of a run when none is given (train.py's and eval.py's), stated once.
 SEED = 42
 
@@ -240,6 +263,8 @@ class TrainSchema:
     # The report's figures (confusion matrix, curves, ROC, reliability, mistakes) as PNGs beside its tables. A
     # search's trials leave them out (seconds a run); eval.py on the best trial's checkpoint draws them.
     figures: bool = True
+    # Class-activation maps of the evaluated split in the report (with figures).
+    cam: CamSchema = field(default_factory=CamSchema)
     # Returned to Hydra sweepers (e.g. Optuna) as the value to optimise.
     optimized_metric: str = "val/acc"
     # NHWC convolutions (conf/runtime/default.yaml: how this machine runs the model).
@@ -279,6 +304,8 @@ class EvalSchema:
     seed: int = SEED
     # The report's figures as PNGs beside its tables (false: the tables alone).
     figures: bool = True
+    # Class-activation maps of the evaluated split in the report (with figures).
+    cam: CamSchema = field(default_factory=CamSchema)
     channels_last: bool = True
     data: Any = None
     trainer: Any = None

@@ -9,7 +9,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from inception_tl.config.instantiate import instantiate
 from inception_tl.config.schema import EvalSplit
+from inception_tl.console import console
 from inception_tl.errors import ConfigError
+from inception_tl.evaluation.cam_report import write_cam_report
 from inception_tl.evaluation.checkpoint_data import checkpoint_datamodule
 from inception_tl.evaluation.passes import evaluate_split
 from inception_tl.evaluation.writer import write_outputs
@@ -42,6 +44,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             output_dir.mkdir(parents=True, exist_ok=True)
             (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
             write_outputs(output_dir, metrics, predictions, split, [], trainer.loggers, cfg.figures)
+            if cfg.figures and cfg.cam.enabled:
+                console.print(write_cam_report(model, predictions, output_dir / "report", cfg.cam,
+                                               trainer.strategy.root_device))
     finally:
         finish_wandb_runs(trainer.loggers)
     return metrics

@@ -11,6 +11,7 @@ from torchvision.datasets.folder import IMG_EXTENSIONS
 
 from inception_tl.console import err_console as console
 from inception_tl.errors import ConfigError, DataError
+from inception_tl.evaluation.cam_report import write_file_maps
 from inception_tl.evaluation.file_predictions import FilePredictions, predict_files
 from inception_tl.models.loading import load_classifier
 from inception_tl.training.trainer import resolve_precision
@@ -58,6 +59,10 @@ def predict(cfg: DictConfig) -> FilePredictions:
     output.parent.mkdir(parents=True, exist_ok=True)
     result.to_csv(output)
     print_predictions(result, not_images, output)
+    if cfg.cam:
+        folder = output.parent / f"{output.stem}_cam"
+        written = write_file_maps(model, result, Path(cfg.input).expanduser(), folder, cfg.cam_method, cfg.cam_layer)
+        console.print(f"Wrote {written} class-activation maps ({cfg.cam_method}) in {folder}")
     return result
 
 

@@ -13,6 +13,7 @@ from inception_tl.config.instantiate import config_values, instantiate
 from inception_tl.config.schema import Calibration
 from inception_tl.console import console
 from inception_tl.data import ImageDataModule
+from inception_tl.evaluation.cam_report import write_cam_report
 from inception_tl.evaluation.passes import evaluate_best
 from inception_tl.evaluation.writer import write_outputs
 from inception_tl.finetune import FinetuneConfig
@@ -111,6 +112,10 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                 trainer.loggers,
                 cfg.figures,
             )
+            if cfg.figures and cfg.cam.enabled:
+                line = write_cam_report(model, evaluation.predictions, output_dir / "report", cfg.cam,
+                                        trainer.strategy.root_device)
+                console.print(line)
     finally:
         finish_wandb_runs(trainer.loggers)
     return evaluation.metrics

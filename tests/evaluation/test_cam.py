@@ -18,7 +18,7 @@ EXPECTED = {
     "resnet50": "layer3.5",
     "efficientnet_b3": "blocks.4.4",
     "convnext_tiny": "stages.2.blocks.8",
-    "vit_base_patch16_224": "blocks.11",
+    "vit_base_patch16_224": "blocks.10",  # the last block's input: the class token alone is pooled
     "xception41": "blocks.10",
     "mobilenetv3_large_100": "blocks.4.1",
 }

@@ -4,7 +4,8 @@ The hard part for users is the target layer (and, for a ViT, turning its tokens 
 here from the backbone's stage walk (`finetune/stages.py`, the one the freeze schedule uses). A convolutional
 network's target is its last stage whose output is a feature map of at least `MIN_GRID` cells a side (at a small
 input the very last one can be 1 x 1, which shows nothing); a ViT-style model's is its last stage whose output is
-tokens, reshaped to the model's own patch grid with its class and register tokens dropped. `cam.layer` names
+tokens, reshaped to the model's own patch grid with its class and register tokens dropped (its last block's
+input where the class token alone is pooled). `cam.layer` names
 another stage; a wrong name lists the valid ones.
 
 Maps are computed in eval mode (frozen BatchNorm stays frozen); the gradients they need are cleared afterwards, so
@@ -106,6 +107,12 @@ def choose_target(model: ImageClassifier, image_size: int, layer: str | None) ->
             raise ConfigError(f"cam.layer={layer!r} is not a stage of {model.hparams.backbone['name']} with a "
                               f"spatial output; choose one of: {', '.join(named)}.")
         return named[layer]
+    if getattr(model.backbone, "global_pool", None) == "token":
+        # Pooled by the class token: after the last block the patch tokens no longer reach the output (their
+        # gradient is zero), so the map is taken on the last block's input, as pytorch-grad-cam advises.
+        tokens = [target for target in targets if target.reshape is not None]
+        if len(tokens) > 1:
+            targets = [target for target in targets if target is not tokens[-1]]
     wide = [target for target in targets if min(target.grid) >= MIN_GRID]
     if wide:
         return wide[-1]

@@ -103,6 +103,20 @@ def test_json_base64_and_a_raw_image_body_get_the_same_answer(server, photos, pr
     assert_matches_predict_py(json.loads(answer), predict_py[photos[3].name])
 
 
+def test_cam_true_adds_the_class_activation_map_of_the_top_class_and_changes_no_number(server, photos, predict_py):
+    process, _ = server
+    body, headers = multipart(photos[1].read_bytes(), photos[1].name)
+    status, answer = request(process.url, "POST", "/predict?cam=true", body, headers)
+    assert status == 200, answer
+    answer = json.loads(answer)
+    assert_matches_predict_py(answer, predict_py[photos[1].name])
+    prefix = "data:image/png;base64,"
+    assert answer["cam"].startswith(prefix)
+    overlay = Image.open(io.BytesIO(base64.b64decode(answer["cam"].removeprefix(prefix))))
+    assert overlay.size == (75, 75)  # over the evaluation crop the model saw
+    assert "cam" not in predict_upload(process.url, photos[1])[1]  # only when asked
+
+
 def test_concurrent_uploads_are_served_in_fewer_forward_passes(server, photos, predict_py):
     process, _ = server
     with ThreadPoolExecutor(8) as pool:
@@ -230,7 +244,14 @@ def test_the_page_in_chromium_uploads_a_photo_and_shows_the_predicted_class(serv
         rows = driver.find_elements(By.CSS_SELECTOR, "#results li")
         assert [row.get_attribute("data-label") for row in rows] == [label for label, _ in expected]
         assert rows[0].find_element(By.CLASS_NAME, "value").text == f"{expected[0][1]:.3f}"
+        assert not driver.find_element(By.ID, "cam-map").is_displayed()
+        # With the box ticked, another photo (the same file again would not change the input): its map appears.
+        driver.find_element(By.ID, "cam").click()
+        driver.find_element(By.ID, "file").send_keys(str(photos[3]))
+        WebDriverWait(driver, 60).until(lambda d: d.find_element(By.ID, "cam-map").is_displayed())
+        assert driver.find_element(By.ID, "cam-map").get_attribute("src").startswith("data:image/png;base64,")
         assert driver.get_screenshot_as_file(str(tmp_path / "page.png"))
+        driver.find_element(By.ID, "cam").click()  # off again
         # A file that is no image: the page says the server's reason, in its error style.
         (tmp_path / "notes.png").write_bytes(b"not really a png")
         driver.find_element(By.ID, "file").send_keys(str(tmp_path / "notes.png"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+from urllib.parse import parse_qs
 
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -42,7 +43,12 @@ class UploadGate:
         except UploadError as error:
             await JSONResponse(error.body(), status_code=error.status)(scope, receive, send)
             return
-        payload = json.dumps({"image": base64.b64encode(image).decode("ascii")}).encode()
+        # ?cam=true: the answer carries the class-activation map of its top class (api.py).
+        explain = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("cam", ["false"])[-1].lower()
+        payload = json.dumps({
+            "image": base64.b64encode(image).decode("ascii"),
+            "cam": explain in ("true", "1", "yes"),
+        }).encode()
         headers = [(k, v) for k, v in scope["headers"] if k not in (b"content-type", b"content-length")]
         headers += [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
         sent = False

@@ -6,6 +6,8 @@ const input = document.getElementById("file");
 const preview = document.getElementById("preview");
 const statusLine = document.getElementById("status");
 const results = document.getElementById("results");
+const camBox = document.getElementById("cam");
+const camMap = document.getElementById("cam-map");
 
 fetch("/model").then((response) => response.json()).then((model) => {
   document.getElementById("model-name").textContent = model.name;
@@ -51,6 +53,10 @@ function render(answer) {
       .forEach(([label, p]) => results.appendChild(row(label, p, chosen.has(label))));
     showStatus(answer.labels.length ? answer.labels.join(", ") : "(no label)");
   }
+  if (answer.cam) {  // asked for: the map of the top class over the crop the model saw
+    camMap.src = answer.cam;
+    camMap.hidden = false;
+  }
   document.body.dataset.predicted = answer.predictions ? answer.predictions[0].label : answer.labels.join(";");
 }
 
@@ -59,12 +65,13 @@ async function classify(file) {
   preview.src = URL.createObjectURL(file);
   preview.hidden = false;
   results.replaceChildren();
+  camMap.hidden = true;
   delete document.body.dataset.predicted;
   showStatus("Classifying…");
   const form = new FormData();
   form.append("image", file, file.name);
   try {
-    const response = await fetch("/predict", { method: "POST", body: form });
+    const response = await fetch(camBox.checked ? "/predict?cam=true" : "/predict", { method: "POST", body: form });
     const answer = await response.json();
     if (!response.ok) {
       showStatus(answer.error || `The server answered ${response.status}.`, true);

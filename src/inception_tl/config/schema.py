@@ -235,6 +235,17 @@ class CamSchema:
 SEED = 42
 
 
+@dataclass
+class CvSchema:
+    """Cross-validation (`cv.folds=5`): k stratified folds of the training images, one run folder each
+    (`fold_<k>/`), then the aggregate (`cv/`): every metric's mean, spread and range, the out-of-fold predictions."""
+
+    # 0: no cross-validation.
+    folds: int = 0
+    # One fold only (a Hydra multirun spreads `cv.fold=range(5)` over a launcher's machines); null: every fold.
+    fold: int | None = None
+
+
 class Calibration(str, Enum):
     """`calibration`: what is fitted on the validation split after training (single-label models)."""
 
@@ -258,6 +269,7 @@ class TrainSchema:
     # negative log-likelihood): calibrated probabilities, the same predicted classes. The checkpoint carries it;
     # eval.py, predict.py and export.py apply it.
     calibration: Calibration = Calibration.temperature
+    cv: CvSchema = field(default_factory=CvSchema)
     # torch.compile the backbone and head (opt-in: compiling takes minutes; the run reports how long).
     compile: bool = False
     # The report's figures (confusion matrix, curves, ROC, reliability, mistakes) as PNGs beside its tables. A
@@ -506,6 +518,10 @@ class DataSchema:
     worker_mode: WorkerMode = WorkerMode.auto
     # Without a val/ folder, this stratified, seeded fraction of train/ validates.
     val_split: float = 0.2
+    # Cross-validation (train.py cv.folds=K sets both): fold `fold` of `folds` stratified folds of the training
+    # images (a val/ folder's too) validates, each duplicate-scan cluster kept in one fold; 0: val_split as usual.
+    folds: int = 0
+    fold: int = 0
     # The split's and the augmentation's seed: the run's `seed`.
     seed: int = II("seed")
     # The choices of each option below are described in src/inception_tl/data/options.py.

@@ -77,6 +77,8 @@ class ImageDataModule(L.LightningDataModule):
         worker_mode: WorkerMode | str,
         val_split: float,
         seed: int,
+        folds: int,
+        fold: int,
         verify: VerifyMode | str,
         on_bad_image: BadImagePolicy | str,
         balance: BalanceMode | str,
@@ -120,6 +122,7 @@ class ImageDataModule(L.LightningDataModule):
             )
         )
         self.batch_size, self.num_workers, self.val_split, self.seed = batch_size, num_workers, val_split, seed
+        self.folds, self.fold = folds, fold
         self.worker_mode = choice(WorkerMode, worker_mode, "data.worker_mode")
         self.verify = choice(VerifyMode, verify, "data.verify")
         self.on_bad_image = choice(BadImagePolicy, on_bad_image, "data.on_bad_image")
@@ -171,6 +174,8 @@ class ImageDataModule(L.LightningDataModule):
                 near_duplicate_bits=self.near_duplicate_bits,
                 val_split=self.val_split,
                 seed=self.seed,
+                folds=self.folds,
+                fold=self.fold,
                 balance=self.balance,
                 workers=workers,
                 hint=hint,

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from omegaconf import DictConfig
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from omegaconf import MISSING, DictConfig
 
 from inception_tl.config.instantiate import instantiate
+from inception_tl.config.schema import DataSchema
 from inception_tl.data import ImageDataModule
 from inception_tl.errors import ConfigError
 from inception_tl.models import ImageClassifier
@@ -15,6 +20,8 @@ def checkpoint_datamodule(model: ImageClassifier, data: DictConfig | None) -> Im
     config = data if data is not None else model.hparams.get("trained_on")
     if config is None:
         raise ConfigError("This checkpoint stores no data config: choose the data to evaluate on with data=<option>.")
+    if data is None:
+        config = with_later_options(config)
     datamodule: ImageDataModule = instantiate(
         config, backbone=model.hparams.backbone["name"], preprocessing=model.hparams.preprocessing
     )
@@ -24,3 +31,14 @@ def checkpoint_datamodule(model: ImageClassifier, data: DictConfig | None) -> Im
             f"The data's classes {datamodule.class_names} differ from the checkpoint's {model.class_names}."
         )
     return datamodule
+
+
+def with_later_options(recorded: Mapping[str, Any]) -> dict[str, Any]:
+    """A checkpoint's data config with the options added to DataSchema since it was written, at their defaults
+    (a checkpoint from before cross-validation has no `folds`)."""
+    found = dict(recorded)
+    for item in dataclasses.fields(DataSchema):
+        plain = item.default is not dataclasses.MISSING and not (isinstance(item.default, str) and "${" in item.default)
+        if item.name not in found and plain and item.default is not MISSING:
+            found[item.name] = item.default
+    return found

@@ -75,6 +75,7 @@ class Evaluation:
     split: str
     fitted: dict[str, Any]
     best_checkpoint: str | None
+    validation: Predictions | None = None  # the validation split's (a cross-validation fold's out-of-fold part)
 
 
 def evaluate_best(
@@ -103,6 +104,7 @@ def evaluate_best(
         console.print(f"[yellow]{warning}[/yellow]")
     if model.objective.fitted() != before:  # the metrics of the fitted model
         metrics, predictions = evaluate_split(trainer, model, datamodule, collector, "val", again=True)
+    validation = predictions
     if datamodule.has_test:
         test_metrics, predictions = evaluate_split(trainer, model, datamodule, collector, "test")
         metrics.update(test_metrics)
@@ -110,4 +112,4 @@ def evaluate_best(
     metrics.update(model.objective.fitted())  # the temperature, or each label's threshold
     metrics["best_checkpoint"] = best or None
     split = "test" if datamodule.has_test else "val"
-    return Evaluation(metrics, predictions, split, model.objective.fitted(), best or None)
+    return Evaluation(metrics, predictions, split, model.objective.fitted(), best or None, validation)

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import copy
+import shutil
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+from hydra.core.hydra_config import HydraConfig
 from lightning.pytorch.callbacks import Callback
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from inception_tl.config.instantiate import config_values, instantiate
 from inception_tl.config.schema import Calibration
 from inception_tl.console import console
 from inception_tl.data import ImageDataModule
+from inception_tl.errors import ConfigError
 from inception_tl.evaluation.cam_report import write_cam_report
+from inception_tl.evaluation.cross_validation import OOF_FILE, aggregate_folds
 from inception_tl.evaluation.passes import evaluate_best
 from inception_tl.evaluation.writer import write_outputs
 from inception_tl.finetune import FinetuneConfig
@@ -50,7 +55,52 @@ def search_pruning(cfg: DictConfig) -> Callback | None:
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
-    """Train and evaluate as configured; returns the metrics also written to `metrics.json`."""
+    """Train and evaluate as configured (with `cv.folds`, each fold in turn, then their aggregate); returns the
+    metrics also written to `metrics.json` (cross-validation: the aggregate's out-of-fold metrics)."""
+    if cfg.cv.folds:
+        return cross_validate(cfg)
+    return run_once(cfg)
+
+
+def cross_validate(cfg: DictConfig) -> dict[str, Any]:
+    """Each fold a normal run in `fold_<k>/` of this run's folder, skipped when it finished before (its
+    metrics.json is there: the same command with hydra.run.dir=<this folder> resumes), then `cv/`."""
+    root = Path(cfg.paths.output_dir)
+    folds = cfg.cv.folds
+    chosen = range(folds) if cfg.cv.fold is None else [cfg.cv.fold]
+    if cfg.cv.fold is not None and not 0 <= cfg.cv.fold < folds:
+        raise ConfigError(f"cv.fold={cfg.cv.fold}: choose a fold from 0 to {folds - 1}.")
+    for fold in chosen:
+        fold_dir = root / f"fold_{fold}"
+        if (fold_dir / "metrics.json").is_file():
+            console.print(f"Fold {fold} of {folds}: finished before ({fold_dir}), not run again.")
+            continue
+        if fold_dir.exists():  # a fold stopped midway: its checkpoints and logs would mix with the new run's
+            console.print(f"Fold {fold} of {folds}: did not finish; started again.")
+            shutil.rmtree(fold_dir)
+        console.print(f"[bold]Fold {fold} of {folds}[/bold] (resume a stopped cross-validation with the same "
+                      f"command plus hydra.run.dir={root})")
+        fold_cfg = copy.deepcopy(cfg)
+        with open_dict(fold_cfg):
+            fold_cfg.cv.folds = 0
+            fold_cfg.data.folds, fold_cfg.data.fold = folds, fold
+            fold_cfg.paths.output_dir = str(fold_dir)
+        run_once(fold_cfg)
+    if not all((root / f"fold_{k}" / "metrics.json").is_file() for k in range(folds)):
+        console.print(f"Folds {list(chosen)} done; the aggregate is written once every fold has finished.")
+        return {}
+    return aggregate_folds(root, folds, final_command(), cfg.figures)["out_of_fold"]
+
+
+def final_command() -> str:
+    """This command without its cross-validation options: the final model, trained on all the data."""
+    overrides = HydraConfig.get().overrides.task if HydraConfig.initialized() else []
+    kept = [override for override in overrides if not override.split("=")[0].lstrip("+~").startswith("cv.")]
+    return " ".join(["python train.py", *kept])
+
+
+def run_once(cfg: DictConfig) -> dict[str, Any]:
+    """One training run: fit, evaluate the best checkpoint, write the outputs."""
     output_dir = Path(cfg.paths.output_dir)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
 
@@ -112,6 +162,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                 trainer.loggers,
                 cfg.figures,
             )
+            if cfg.data.folds and evaluation.validation is not None:  # this fold's out-of-fold predictions
+                (output_dir / "report").mkdir(parents=True, exist_ok=True)
+                evaluation.validation.to_csv(output_dir / "report" / OOF_FILE)
             if cfg.figures and cfg.cam.enabled:
                 line = write_cam_report(model, evaluation.predictions, output_dir / "report", cfg.cam,
                                         trainer.strategy.root_device)

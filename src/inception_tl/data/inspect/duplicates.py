@@ -88,8 +88,23 @@ def find_duplicates(
     """Every identical or near-identical pair of images: listed when across splits, counted within one."""
     entries = [(split, path) for split in SPLITS for path in split_paths.get(split, ())]
     report = DuplicateReport(within={split: {"exact": 0, "near": 0} for split in split_paths})
-    found: list[DuplicatePair] = []
+    for pair in duplicate_pairs(entries, fingerprints, near_duplicate_bits, workers):
+        if pair.first_split == pair.second_split:
+            report.within[pair.first_split][pair.kind] += 1
+        else:
+            report.across.append(pair)
+    report.across.sort(key=lambda pair: (pair.kind != "exact", pair.first_path, pair.second_path))
+    return report
 
+
+def duplicate_pairs(
+    entries: Sequence[tuple[str, str]],
+    fingerprints: Mapping[str, Fingerprint],
+    near_duplicate_bits: int,
+    workers: int = 2,
+) -> list[DuplicatePair]:
+    """Every identical or near-identical pair among (split, path) `entries`."""
+    found: list[DuplicatePair] = []
     by_content: dict[str, list[int]] = defaultdict(list)
     for index, (_, path) in enumerate(entries):
         by_content[fingerprints[path].content].append(index)
@@ -103,14 +118,7 @@ def find_duplicates(
         first, second = fingerprints[entries[i][1]], fingerprints[entries[j][1]]
         if first.content != second.content and colour_difference(first, second) <= COLOUR_TOLERANCE:
             found.append(DuplicatePair("near", *entries[i], *entries[j], bits))
-
-    for pair in found:
-        if pair.first_split == pair.second_split:
-            report.within[pair.first_split][pair.kind] += 1
-        else:
-            report.across.append(pair)
-    report.across.sort(key=lambda pair: (pair.kind != "exact", pair.first_path, pair.second_path))
-    return report
+    return found
 
 
 def evaluation_copies(report: DuplicateReport) -> set[str]:

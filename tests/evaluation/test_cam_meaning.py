@@ -45,14 +45,14 @@ def bars(root, counts, seed=0) -> dict[str, int]:
 
 
 def test_a_trained_cnns_maps_put_most_of_their_mass_in_the_quarter_that_decides(tmp_path):
-    quarters = bars(tmp_path / "bars", {"train": 200, "test": 25})
+    quarters = bars(tmp_path / "bars", {"train": 120, "test": 25})
     datamodule = make_datamodule(tmp_path / "bars", image_size=SIZE, batch_size=32, val_split=0.1,
                                  crop_mode="squash", backbone="resnet18")
     torch.manual_seed(0)
     model = ImageClassifier({"name": "resnet18", "pretrained": False}, datamodule.class_names,
                             datamodule.preprocessing, optimizer={"opt": "adamw", "lr": 3e-3, "weight_decay": 0.01},
                             finetune={"strategy": "full"})
-    fit(model, datamodule, 6)
+    fit(model, datamodule, 5)
     model.eval()
     target = choose_target(model, SIZE, None)
     assert (target.name, target.grid) == ("layer3.1", (4, 4))  # layer4 is 2 x 2 at 64 px
@@ -72,7 +72,7 @@ def test_a_trained_cnns_maps_put_most_of_their_mass_in_the_quarter_that_decides(
         shares.append(masses[quarters[path]] / max(sum(masses), 1e-9))
         right.append(int(np.argmax(masses)) == quarters[path])
     # Measured on 2 cores (AMD EPYC, AVX2), by thread count (the trained model differs): the bar's quarter holds
-    # the most mass on 48 and 50 of the 50 test images, a median 52% and 56% of it (a quarter by chance: 25%; a
+    # the most mass on 48 and 49 of the 50 test images, a median 53% and 55% of it (a quarter by chance: 25%; a
     # 4 x 4 map upsampled spreads some over the neighbours).
     assert np.mean(right) >= 0.8
     assert np.median(shares) >= 0.4

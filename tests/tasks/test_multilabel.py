@@ -59,6 +59,11 @@ def test_a_short_run_learns_each_label_and_reports_it(trained):
     assert {row["kind"] for row in wrong} <= {"false positive", "false negative"}
     assert (run_dir / "report" / "pr_curves.png").is_file()
     assert (run_dir / "report" / "most_wrong.png").is_file()
+    # Class-activation maps: one per predicted label of each image shown.
+    assert (run_dir / "report" / "cam_mistakes.png").is_file()
+    assert (run_dir / "report" / "cam_per_class.png").is_file()
+    low, high = metrics["intervals"]["test/map"]  # the multi-label intervals include mAP
+    assert low <= metrics["test/map"] <= high
 
 
 def test_thresholds_come_from_validation_and_eval_reproduces_the_run(trained, tmp_path):

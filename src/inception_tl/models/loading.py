@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from inception_tl.errors import WeightsError
+from inception_tl.errors import ConfigError, WeightsError
 from inception_tl.models.classifier import ImageClassifier
 from inception_tl.models.timm_folder import read_timm_folder
 from inception_tl.training.checkpoints import read_checkpoint
@@ -21,7 +21,12 @@ def load_classifier(source: str | Path) -> ImageClassifier:
         return read_timm_folder(download_hub_folder(text.removeprefix(HUB_PREFIX)))
     if Path(text).expanduser().is_dir():
         return read_timm_folder(Path(text).expanduser())
-    checkpoint = read_checkpoint(text)
+    if not Path(text).expanduser().exists():
+        raise ConfigError(
+            f"ckpt_path={text!r} is not a file. Pass a checkpoint (outputs/.../best.ckpt), a folder written by "
+            "export.py format=timm, or hf-hub:user/name."
+        )
+    checkpoint = read_checkpoint(Path(text).expanduser())
     hyperparameters = dict(checkpoint["hyper_parameters"])
     if "data" in hyperparameters:  # checkpoints written before the key was named for what it is
         hyperparameters["trained_on"] = hyperparameters.pop("data")

@@ -30,7 +30,7 @@ def test_the_documented_options_are_all_there():
         "vit_base_patch16_224",
         "xception41",
     ]
-    assert DATA == ["cifar10", "csv", "horse_human", "imagefolder", "shape_tags", "shapes"]
+    assert DATA == ["cifar10", "csv", "hf", "horse_human", "imagefolder", "shape_tags", "shapes"]
     assert TRAINERS == ["cpu", "ddp", "default", "gpu"]
 
 

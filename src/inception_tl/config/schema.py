@@ -421,6 +421,22 @@ class HorseHumanSource:
 
 
 @dataclass
+class HuggingFaceSource:
+    """data=hf: a Hugging Face data set, written once under data.root as an ImageFolder tree (single-label)."""
+
+    _target_: str = "inception_tl.data.sources.HuggingFaceDataset"
+    # A hub name (user/name), a folder of parquet files (<split>-*.parquet), or a folder save_to_disk wrote.
+    path: str | None = None
+    # The data set's configuration name, and the hub revision (branch, tag or commit).
+    name: str | None = None
+    revision: str | None = None
+    image_column: str = "image"
+    label_column: str = "label"
+    # Our splits (train, val, test) and the data set's split each is read from; a split it lacks is left out.
+    splits: dict[str, str] = field(default_factory=lambda: {"train": "train", "val": "validation", "test": "test"})
+
+
+@dataclass
 class ImageFolderSource:
     """data=imagefolder: the user's own folder; nothing to fetch."""
 
@@ -478,6 +494,7 @@ SOURCES = {
     "cifar10": Cifar10Source,
     "horse_human": HorseHumanSource,
     "imagefolder": ImageFolderSource,
+    "hf": HuggingFaceSource,
 }
 
 

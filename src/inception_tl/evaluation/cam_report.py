@@ -15,13 +15,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 from PIL import Image
 
 from inception_tl.config.schema import CamMethod
 from inception_tl.deploy.unit_images import unit_images
 from inception_tl.errors import ConfigError
 from inception_tl.evaluation.cam import activation_maps, choose_target
+from inception_tl.evaluation.plots import image_grid
 from inception_tl.evaluation.predictions import Predictions
 from inception_tl.evaluation.report import most_confident_mistakes
 from inception_tl.models import ImageClassifier
@@ -82,22 +82,6 @@ def overlay(image: np.ndarray, cam: np.ndarray) -> np.ndarray:
     return show_cam_on_image(image.astype(np.float32), cam.astype(np.float32), use_rgb=True, image_weight=0.55)
 
 
-def draw_grid(images: Sequence[np.ndarray], titles: Sequence[str], path: Path, empty: str, columns: int = 4) -> Path:
-    rows = max(1, -(-len(images) // columns))
-    figure = Figure(figsize=(3 * columns, 3.2 * rows))
-    axes = figure.subplots(rows, columns, squeeze=False)
-    for axis in axes.flat:
-        axis.axis("off")
-    for axis, image, title in zip(axes.flat, images, titles, strict=False):
-        axis.imshow(image)
-        axis.set_title(title, fontsize=9)
-    if not images:
-        axes.flat[0].text(0.5, 0.5, empty, ha="center", va="center")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    return path
-
-
 def write_cam_report(
     model: ImageClassifier,
     predictions: Predictions,
@@ -124,7 +108,7 @@ def write_cam_report(
     for name, items, offset, empty in (("cam_mistakes.png", wrong, 0, "no misclassified images"),
                                        ("cam_per_class.png", right, len(wrong), "no correctly classified images")):
         drawn = [overlay(crops[item.index].transpose(1, 2, 0), maps[offset + n]) for n, item in enumerate(items)]
-        draw_grid(drawn, [item.title for item in items], directory / name, empty)
+        image_grid(drawn, [item.title for item in items], directory / name, empty)
     seconds = time.perf_counter() - start
     return (f"Class-activation maps ({method.value}, stage {target.name}, {target.grid[0]} x {target.grid[1]}): "
             f"{len(everything)} maps in {seconds:.1f} s, {directory / 'cam_mistakes.png'} and cam_per_class.png")

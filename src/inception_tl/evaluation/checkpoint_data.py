@@ -36,9 +36,11 @@ def checkpoint_datamodule(model: ImageClassifier, data: DictConfig | None) -> Im
 def with_later_options(recorded: Mapping[str, Any]) -> dict[str, Any]:
     """A checkpoint's data config with the options added to DataSchema since it was written, at their defaults
     (a checkpoint from before cross-validation has no `folds`)."""
-    found = dict(recorded)
-    for item in dataclasses.fields(DataSchema):
-        plain = item.default is not dataclasses.MISSING and not (isinstance(item.default, str) and "${" in item.default)
-        if item.name not in found and plain and item.default is not MISSING:
-            found[item.name] = item.default
-    return found
+    later = {
+        item.name: item.default
+        for item in dataclasses.fields(DataSchema)
+        if item.name not in recorded
+        and item.default not in (dataclasses.MISSING, MISSING)
+        and "${" not in str(item.default)  # an interpolation means nothing outside its config
+    }
+    return {**later, **recorded}

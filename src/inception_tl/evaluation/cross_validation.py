@@ -20,7 +20,7 @@ from scipy import stats
 from inception_tl.console import console
 from inception_tl.evaluation.predictions import Predictions
 from inception_tl.evaluation.writer import write_outputs
-from inception_tl.models.metrics import classification_metrics, multilabel_metrics
+from inception_tl.models.objectives import objective_for
 
 # What each fold writes for the aggregate: its validation fold's predictions, beside its report.
 OOF_FILE = "val_predictions.csv"
@@ -53,18 +53,16 @@ def read_oof(path: Path, class_names: Sequence[str], thresholds: Sequence[float]
 
 
 def oof_metrics(predictions: Predictions) -> dict[str, float]:
-    """The headline metrics of the pooled out-of-fold predictions (torchmetrics, as every run's)."""
+    """The headline metrics of the pooled out-of-fold predictions, as the objective scores a run's."""
     import torch
 
     classes = len(predictions.class_names)
-    scores = torch.from_numpy(predictions.probabilities)
-    if predictions.multi_label:
-        collection = multilabel_metrics(classes, prefix="oof/")
-        thresholds = torch.from_numpy(np.asarray(predictions.thresholds, dtype=np.float32))
-        scores = torch.where(scores >= thresholds, 0.5 + scores / 2, scores / 2)  # the decision moved to 0.5
-    else:
-        collection = classification_metrics(classes, prefix="oof/")
-    collection.update(scores, torch.from_numpy(predictions.labels))
+    thresholds = None if predictions.thresholds is None else predictions.thresholds.tolist()
+    objective = objective_for(classes, {"multi_label": predictions.multi_label, "thresholds": thresholds})
+    probabilities = torch.from_numpy(predictions.probabilities)
+    collection = objective.metrics(classes, prefix="oof/")
+    collection.update(objective.scores(torch.logit(probabilities, eps=1e-7), probabilities),
+                      torch.from_numpy(predictions.labels))
     return {key: float(value) for key, value in collection.compute().items()}
 
 

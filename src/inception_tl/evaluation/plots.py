@@ -110,21 +110,33 @@ def reliability_diagram(bins: Reliability, path: Path, uncalibrated: Reliability
     return _save(figure, path)
 
 
-def mistakes_grid(predictions: Predictions, indices: Sequence[int], path: Path, columns: int = 4) -> Path:
-    """The given (most confidently wrong) images, titled with true and predicted class and confidence."""
-    rows = max(1, -(-len(indices) // columns))
+def image_grid(
+    images: Sequence[np.ndarray], titles: Sequence[str], path: Path, empty: str, columns: int = 4
+) -> Path:
+    """Images in rows of `columns`, each titled; `empty` said when there are none."""
+    rows = max(1, -(-len(images) // columns))
     figure = Figure(figsize=(3 * columns, 3.2 * rows))
     axes = figure.subplots(rows, columns, squeeze=False)
     for axis in axes.flat:
         axis.axis("off")
-    for axis, index in zip(axes.flat, indices, strict=False):
-        names = predictions.class_names
-        axis.imshow(load_rgb(predictions.paths[index]))
-        true, predicted = names[predictions.labels[index]], names[predictions.predicted[index]]
-        axis.set_title(f"true: {true}\npredicted: {predicted} ({predictions.confidence[index]:.2f})", fontsize=9)
-    if not indices:
-        axes.flat[0].text(0.5, 0.5, "no misclassified images", ha="center", va="center")
+    for axis, image, title in zip(axes.flat, images, titles, strict=False):
+        axis.imshow(image)
+        axis.set_title(title, fontsize=9)
+    if not images:
+        axes.flat[0].text(0.5, 0.5, empty, ha="center", va="center")
     return _save(figure, path)
+
+
+def mistakes_grid(predictions: Predictions, indices: Sequence[int], path: Path, columns: int = 4) -> Path:
+    """The given (most confidently wrong) images, titled with true and predicted class and confidence."""
+    names = predictions.class_names
+    titles = [
+        f"true: {names[predictions.labels[i]]}\npredicted: {names[predictions.predicted[i]]} "
+        f"({predictions.confidence[i]:.2f})"
+        for i in indices
+    ]
+    images = [load_rgb(predictions.paths[i]) for i in indices]
+    return image_grid(images, titles, path, "no misclassified images", columns)
 
 
 def lr_range_curve(rates: Sequence[float], losses: Sequence[float], suggested: float, path: Path) -> Path:

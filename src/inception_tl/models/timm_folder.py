@@ -11,7 +11,6 @@ which `load_classifier` puts back.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -62,19 +61,10 @@ def timm_model(classifier: ImageClassifier) -> nn.Module:
     return model.eval()
 
 
-def plain(value: Any) -> Any:
-    """Tuples as lists, recursively, for JSON."""
-    if isinstance(value, Mapping):
-        return {key: plain(item) for key, item in value.items()}
-    if isinstance(value, tuple | list):
-        return [plain(item) for item in value]
-    return value
-
-
 def package_block(classifier: ImageClassifier, version: str) -> dict[str, Any]:
     """What this package needs beyond timm's config to rebuild the classifier exactly (head, calibration)."""
     hparams = classifier.hparams
-    return plain({
+    return {
         "version": version,
         "head_in_timm": head_in_timm(classifier),
         # Where timm keeps the classifier layer of this architecture (fc, last_linear, classif, head.fc, ...).
@@ -86,7 +76,7 @@ def package_block(classifier: ImageClassifier, version: str) -> dict[str, Any]:
         "temperature": float(hparams.get("temperature", 1.0)),
         "thresholds": classifier.objective.thresholds,
         "trained_on": dict(hparams.get("trained_on") or {}),
-    })
+    }
 
 
 def write_timm_folder(classifier: ImageClassifier, directory: Path, version: str) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from pathlib import Path
@@ -101,7 +102,13 @@ def stop_on_signals(server: Any, stopping: threading.Event) -> None:
     its shutdown endpoint: the workers finish their loop and exit, with no traceback from any process. (LitServe's
     KeyboardInterrupt path tears the request queue down under the workers, and each prints its traceback.)"""
 
+    main = os.getpid()
+
     def stop(signum: int, frame: FrameType | None) -> None:
+        if os.getpid() != main:
+            # A process forked from this one (LitServe's queue manager) inherits this handler; systemd signals
+            # every process of the service at once, and the manager must outlive the shutdown that uses it.
+            return
         event = getattr(server, "_shutdown_event", None)
         if event is None:  # still starting: nothing to hand over yet
             raise KeyboardInterrupt

@@ -30,7 +30,7 @@ def test_the_documented_options_are_all_there():
         "vit_base_patch16_224",
         "xception41",
     ]
-    assert DATA == ["cifar10", "csv", "hf", "horse_human", "imagefolder", "shape_tags", "shapes"]
+    assert DATA == ["cifar10", "csv", "hf", "horse_human", "imagefolder", "shape_tags", "shapes", "stream"]
     assert TRAINERS == ["cpu", "ddp", "default", "gpu"]
 
 
@@ -54,6 +54,8 @@ def test_every_backbone_data_and_trainer_option_composes(tmp_path, backbone, dat
         overrides.append(f"data.root={tmp_path / 'mine'}")
     if data == "csv":
         overrides.append(f"data.csv={tmp_path / 'mine' / 'labels.csv'}")
+    if data == "stream":
+        overrides.append(f"data.source.url={tmp_path / 'shards'}")
     cfg = compose_config(overrides, tmp_path / "run")
     resolved = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     assert resolved["backbone"]["name"] == backbone

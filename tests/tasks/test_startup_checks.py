@@ -82,7 +82,7 @@ def test_help_answers_without_importing_torch():
     command = [sys.executable, "-X", "importtime", str(REPO / "train.py"), "--help"]
     result = subprocess.run(command, capture_output=True, text=True, check=True)
     assert "== Configuration groups ==" in result.stdout
-    assert "data: cifar10, csv, hf, horse_human, imagefolder, shape_tags, shapes" in result.stdout
+    assert "data: cifar10, csv, hf, horse_human, imagefolder, shape_tags, shapes, stream" in result.stdout
     lines = [line for line in result.stderr.splitlines() if line.startswith("import time")]
     imported = {line.rsplit("|", 1)[-1].strip() for line in lines}
     assert "hydra" in imported

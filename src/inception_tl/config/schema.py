@@ -326,6 +326,23 @@ class EvalSchema:
 
 
 @dataclass
+class ShardsSchema:
+    """shards.py's options (conf/shards.yaml): where the shards go and how many samples each holds; `data`,
+    `backbone` and `paths` come from their groups."""
+
+    task_name: str = "shards"
+    # The folder the shards and shards.json are written to (replaced whole when it holds shards already).
+    out: str = MISSING
+    # Samples per shard: 1,000 images of 100 kB make 100 MB shards, a good size to stream.
+    shard_size: int = 1000
+    # Shuffles the training samples before they are cut into shards (and splits data without a val/ folder).
+    seed: int = SEED
+    data: Any = None
+    backbone: Any = None
+    paths: Any = None
+
+
+@dataclass
 class HeadSchema:
     # The new classifier on the pooled features.
     kind: HeadKind = HeadKind.linear
@@ -437,6 +454,20 @@ class HuggingFaceSource:
 
 
 @dataclass
+class StreamSourceSchema:
+    """data=stream: the training split streamed from tar shards and their shards.json (written by shards.py)."""
+
+    _target_: str = "inception_tl.data.stream.StreamSource"
+    # The folder or URL holding shards.json and the shards: a local path, http(s)://, s3://, gs:// (fsspec).
+    url: str | None = None
+    # How long an unreachable shard URL is retried before the run stops, naming it.
+    retry_seconds: float = 30.0
+    # Training batches read and shuffled together (in memory, as encoded bytes): more mixes consecutive samples of
+    # a shard further, at window_batches x batch_size images per loader worker.
+    window_batches: int = 8
+
+
+@dataclass
 class ImageFolderSource:
     """data=imagefolder: the user's own folder; nothing to fetch."""
 
@@ -495,6 +526,7 @@ SOURCES = {
     "horse_human": HorseHumanSource,
     "imagefolder": ImageFolderSource,
     "hf": HuggingFaceSource,
+    "stream": StreamSourceSchema,
 }
 
 
@@ -601,5 +633,6 @@ def register_schemas() -> None:
         store.store(group="schema/callbacks", name=name, node=callback)
     store.store(name="eval_schema", node=EvalSchema)
     store.store(name="serve_schema", node=ServeSchema)
+    store.store(name="shards_schema", node=ShardsSchema)
     store.store(group="schema/scheduler", name="cosine", node=CosineSchema)
     store.store(group="schema/scheduler", name="plateau", node=PlateauSchema)

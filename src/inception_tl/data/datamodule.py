@@ -93,25 +93,12 @@ class ImageDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         check_option_ranges(batch_size, num_workers, val_split, cache_max_gb, near_duplicate_bits)
-        if csv is None and source is None:
-            raise ConfigError(
-                "data=csv needs data.csv=PATH: the CSV with a row per image (path, label, optional split), and "
-                "data.images=DIR where its relative paths start."
-            )
-        if csv is None and root is None:
-            raise ConfigError(
-                "data.root is not set: point it at your image folder (train/<class>/<images>), or give labels in a "
-                "CSV with data=csv data.csv=labels.csv data.images=DIR."
-            )
-        if csv is None and multi_label:
-            raise ConfigError(
-                "data.multi_label=true needs several labels per image, which class folders cannot give: list the "
-                "images and their labels in a CSV (data=csv data.csv=labels.csv data.multi_label=true)."
-            )
+        self.check_location(source, root, csv, multi_label)
         self.source = source
         self.csv = Path(csv).expanduser() if csv is not None else None
         # A table's relative paths start at data.images (default: the table's folder).
-        self.root = Path(images or self.csv.parent if self.csv else root).expanduser()
+        location = images or (self.csv.parent if self.csv else root)
+        self.root = Path(location or ".").expanduser()
         self.columns = TableColumns(**columns)
         self.multi_label, self.label_separator = multi_label, label_separator
         self.preprocessing = (
@@ -139,6 +126,25 @@ class ImageDataModule(L.LightningDataModule):
         self._features: dict[str, torch.Tensor] = {}
         self._resume_position: tuple[int, int] | None = None
         self._threads: ThreadPoolExecutor | None = None
+
+    @staticmethod
+    def check_location(source: Any, root: str | None, csv: str | None, multi_label: bool) -> None:
+        """Where the images are is set, and can hold what the options ask for."""
+        if csv is None and source is None:
+            raise ConfigError(
+                "data=csv needs data.csv=PATH: the CSV with a row per image (path, label, optional split), and "
+                "data.images=DIR where its relative paths start."
+            )
+        if csv is None and root is None:
+            raise ConfigError(
+                "data.root is not set: point it at your image folder (train/<class>/<images>), or give labels in a "
+                "CSV with data=csv data.csv=labels.csv data.images=DIR."
+            )
+        if csv is None and multi_label:
+            raise ConfigError(
+                "data.multi_label=true needs several labels per image, which class folders cannot give: list the "
+                "images and their labels in a CSV (data=csv data.csv=labels.csv data.multi_label=true)."
+            )
 
     def prepare_data(self) -> None:
         if self.source is not None:  # data=csv: nothing to fetch
@@ -301,6 +307,10 @@ class ImageDataModule(L.LightningDataModule):
         """On the model's device: (inputs: finished images or cached features, labels, indices)."""
         inputs = batch["features"] if "features" in batch else self.device_transform(batch)
         return inputs, batch["labels"], batch["indices"]
+
+    def skipped_during_training(self) -> dict[str, str]:
+        """Bad samples met while training (name -> why): none for a folder, whose scan decides before training."""
+        return {}
 
     def state_dict(self) -> dict[str, int]:
         """Where training stands: the epoch under way and its batches done (saved in every checkpoint).

@@ -16,6 +16,7 @@ from inception_tl.config.instantiate import config_values, instantiate
 from inception_tl.config.schema import Calibration
 from inception_tl.console import console
 from inception_tl.data import ImageDataModule
+from inception_tl.data.inspect.report import write_skipped_samples
 from inception_tl.errors import ConfigError
 from inception_tl.evaluation.cam_report import write_cam_report
 from inception_tl.evaluation.cross_validation import OOF_FILE, aggregate_folds
@@ -146,6 +147,9 @@ def run_once(cfg: DictConfig) -> dict[str, Any]:
 
     try:
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+        skipped = datamodule.skipped_during_training()
+        if skipped and trainer.is_global_zero:
+            console.print(write_skipped_samples(skipped, output_dir))
         if pruning is not None:
             pruning.raise_if_pruned()  # a pruned trial is not worth evaluating
         calibrate = cfg.calibration == Calibration.temperature  # a choice checked when the command was composed

@@ -29,6 +29,8 @@ HARMLESS_WARNINGS = (
     r"`isinstance\(treespec, LeafSpec\)` is deprecated",
     # The loaders are ours: threads for cached images, processes as configured (data.num_workers).
     r"The '\w+_dataloader' does not have many workers",
+    # data=stream's length is exact: each worker reads its own batches (data/stream/plan.py), none twice.
+    r"Your `IterableDataset` has `__len__` defined",
 )
 
 

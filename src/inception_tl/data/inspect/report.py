@@ -129,3 +129,16 @@ class DataReport:
                 writer = csv.writer(handle)
                 writer.writerow(["path", "reason"])
                 writer.writerows((bad.path, bad.reason) for bad in scan.bad_images)
+
+
+def write_skipped_samples(skipped: Mapping[str, str], output_dir: Path) -> str:
+    """`skipped_samples.csv` (the bad samples a stream met while training) and the line that says so."""
+    with open(output_dir / "skipped_samples.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["sample", "reason"])
+        writer.writerows(sorted(skipped.items()))
+    names = ", ".join(sorted(skipped)[:3])
+    return (
+        f"[yellow]Skipped {len(skipped)} bad training sample(s) (data.on_bad_image=skip), listed in "
+        f"skipped_samples.csv: {names}{', ...' if len(skipped) > 3 else ''}[/yellow]"
+    )

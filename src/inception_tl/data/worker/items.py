@@ -57,22 +57,36 @@ class SplitImages(Dataset):
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
         index, seed = index_and_seed(key)
         pixels = self.store.read(self.positions[index])
-        item: dict[str, Any] = {"image": pixels, "label": self.labels[index], "index": index}
-        if self.augment is None:
-            item["box"] = eval_crop_box(*pixels.shape[:2], self.resize, self.size)
-            return item
-        if seed is None:  # indexed without a sampler's seed: draw one from torch's generator
-            seed = int(torch.randint(2**62, ()).item())
-        rng = np.random.default_rng(seed)
-        parameters = draw_parameters(rng, *pixels.shape[:2], self.size, self.augment)
-        item["warp"] = output_to_source(parameters, self.size)
-        item["size"] = self.size
-        if self.augment.colours:  # drawn after the warp, from the same generator
-            item["colour"] = draw_colour(rng, self.augment)
-        if self.augment.erase > 0:
-            item["erase"] = draw_erase(rng, self.augment.erase, self.size)
-            item["seed"] = seed
+        return image_item(pixels, self.labels[index], index, self.size, self.resize, self.augment, seed)
+
+
+def image_item(
+    pixels: np.ndarray,
+    label: int | list[int],
+    index: int,
+    size: int,
+    resize: int,
+    augment: Augment | None,
+    seed: int | None,
+) -> dict[str, Any]:
+    """An image at its storage size as a batch holds it (`collate_images`): with its evaluation crop box, or (when
+    augmenting) the warp, colour and erasing drawn from a generator seeded by `seed` (None: one from torch's)."""
+    item: dict[str, Any] = {"image": pixels, "label": label, "index": index}
+    if augment is None:
+        item["box"] = eval_crop_box(*pixels.shape[:2], resize, size)
         return item
+    if seed is None:  # indexed without a sampler's seed: draw one from torch's generator
+        seed = int(torch.randint(2**62, ()).item())
+    rng = np.random.default_rng(seed)
+    parameters = draw_parameters(rng, *pixels.shape[:2], size, augment)
+    item["warp"] = output_to_source(parameters, size)
+    item["size"] = size
+    if augment.colours:  # drawn after the warp, from the same generator
+        item["colour"] = draw_colour(rng, augment)
+    if augment.erase > 0:
+        item["erase"] = draw_erase(rng, augment.erase, size)
+        item["seed"] = seed
+    return item
 
 
 class FilesToPredict(Dataset):

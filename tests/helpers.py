@@ -293,10 +293,11 @@ class EpochSnapshots(Callback):
 
 class SaveRankWeights(Callback):
     """Writes `rank{R}-initial.pt` and, after each epoch, `rank{R}-epoch{E}.pt`: the model's state dict
-    and the sample indices this rank trained on in that epoch."""
+    and the sample indices this rank trained on in that epoch (from its batches, as the model got them)."""
 
     def __init__(self, directory: str) -> None:
         self.directory = Path(directory)
+        self.indices: list[int] = []
 
     def _save(self, trainer: L.Trainer, pl_module: L.LightningModule, tag: str, indices: list[int]) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -306,9 +307,12 @@ class SaveRankWeights(Callback):
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._save(trainer, pl_module, "initial", [])
 
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, index: int) -> None:
+        self.indices += batch[2].tolist()  # (inputs, labels, indices)
+
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        indices = [index for index, _ in trainer.train_dataloader.sampler]  # this epoch's shard of the data
-        self._save(trainer, pl_module, f"epoch{trainer.current_epoch}", indices)
+        self._save(trainer, pl_module, f"epoch{trainer.current_epoch}", self.indices)
+        self.indices = []
 
 
 # Offline W&B runs (`run-*.wandb`) read back: their config, history rows and run record. The file is a

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from inception_tl.data.store import StorageSpec
 from inception_tl.data.stream.dataset import ShardStream, StreamLoader, StreamSpec
@@ -130,31 +131,31 @@ def test_a_resumed_epoch_goes_on_at_the_next_unseen_batch(tmp_path):
     assert loader_order(6, 2) == [0, 3, 1, 4, 2, 5]
 
 
-def add_bad_shard(index: ShardIndex, folder: Path) -> None:
-    """A shard of 4: two good samples, a corrupt image and an image without a label; listed in shards.json."""
-    good = io.BytesIO()
-    from PIL import Image
-
-    Image.fromarray(np.zeros((80, 80, 3), np.uint8)).save(good, "PNG")
-    files = {
-        "bad-0.png": good.getvalue(), "bad-0.cls": b"0",
-        "bad-1.jpg": b"not a jpeg at all", "bad-1.cls": b"1",
-        "bad-2.png": good.getvalue(),
-        "bad-3.png": good.getvalue(), "bad-3.cls": b"2",
-    }
+def add_bad_shard(folder: Path, good: int = 2) -> None:
+    """A shard of `good` + 2 samples: good ones, then a corrupt image (`bad-1`) and an image without a label
+    (`bad-2`), then one more good one; listed last in shards.json."""
+    image = io.BytesIO()
+    Image.fromarray(np.zeros((80, 80, 3), np.uint8)).save(image, "PNG")
+    keys = [f"good-{number}" for number in range(good - 1)] + ["bad-1", "bad-2", f"good-{good - 1}"]
     with tarfile.open(folder / "bad.tar", "w") as archive:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
+        for key in keys:
+            files = {"png": image.getvalue(), "cls": b"0"}
+            if key == "bad-1":
+                files = {"jpg": b"not a jpeg at all", "cls": b"1"}
+            if key == "bad-2":
+                files = {"png": image.getvalue()}
+            for extension, data in files.items():
+                info = tarfile.TarInfo(f"{key}.{extension}")
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
     record = json.loads((folder / "shards.json").read_text())
-    record["splits"]["train"].append({"name": "bad.tar", "count": 4})
+    record["splits"]["train"].append({"name": "bad.tar", "count": len(keys)})
     (folder / "shards.json").write_text(json.dumps(record))
 
 
 def test_bad_samples_are_skipped_with_their_keys_or_stop_the_run_named(tmp_path):
     index, _ = write_folder_shards(tmp_path, shard_size=8)  # 24 + 4: one batch of 4 per shard, window of 1
-    add_bad_shard(index, tmp_path / "shards")
+    add_bad_shard(tmp_path / "shards")
     index = ShardIndex.read(str(tmp_path / "shards"))
     got = batches(StreamLoader(stream(index, skip_bad=True, window_batches=1), lambda: 0, 0))
     assert sum(len(batch["indices"]) for batch in got) == 26

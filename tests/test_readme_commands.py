@@ -25,6 +25,7 @@ HYDRA_SCRIPTS = {
     "export.py": "export",
     "lr_find.py": "lr_find",
     "serve.py": "serve",
+    "shards.py": "shards",
     "benchmarks/throughput.py": "throughput",
 }
 DOCUMENTS = ["README.md", "benchmarks/README.md", *sorted(f"docs/{path.name}" for path in (REPO / "docs").glob("*.md"))]

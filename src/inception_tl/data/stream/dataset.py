@@ -87,7 +87,7 @@ class ShardStream(IterableDataset):
         self.urls, self.counts, self.spec = list(urls), list(counts), spec
         self.rank, self.world = rank, world
         self.first_sample = np.cumsum([0, *self.counts])[:-1].tolist()  # of each shard, in the shards as listed
-        self.stretch = rank_stretch(sum(self.counts), rank, world, spec.batch_size, training=True)
+        self.stretch = rank_stretch(sum(self.counts), rank, world, spec.batch_size)
         self.epoch = 0
         self.resume: tuple[int, int] | None = None  # (batches done, workers then) of the epoch under way
 

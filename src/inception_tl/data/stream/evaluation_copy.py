@@ -50,11 +50,10 @@ class EvaluationCopy(GeneratedFolder):
                 for sample in shard_samples(url, self.retry_seconds):
                     try:
                         label = sample.label(classes, multi_label)
-                        data = sample.image_bytes()
+                        extension, data = sample.image()
                     except BadSampleError as bad:
                         skipped.append((sample.name, str(bad)))
                         continue
-                    extension = next(name for name in sample.fields if sample.fields[name] is data)
                     relative = f"{split}/{sample.key}.{extension}"
                     (folder / relative).write_bytes(data)
                     samples[split].append((relative, label))

@@ -35,24 +35,15 @@ class RankStretch:
     first: int
     count: int
     batches: int
-    batch_size: int
-
-    def batch_span(self, batch: int) -> tuple[int, int]:
-        """The batch's first and end positions within the stretch."""
-        return batch * self.batch_size, min((batch + 1) * self.batch_size, self.count)
 
 
-def rank_stretch(total: int, rank: int, world: int, batch_size: int, training: bool) -> RankStretch:
-    """Training: N // world samples per rank (the same number of batches on every rank, which DDP needs), whole
-    batches only when there is more than one (a batch of one image breaks BatchNorm); the few samples left over
-    fall elsewhere in the next epoch's order. Evaluation: every sample, split as evenly as the ranks allow."""
-    if training:
-        per_rank = total // world
-        batches = per_rank // batch_size if per_rank > batch_size else int(per_rank > 0)
-        count = min(per_rank, batches * batch_size)
-        return RankStretch(rank * per_rank, count, batches, batch_size)
-    first, end = rank * total // world, (rank + 1) * total // world
-    return RankStretch(first, end - first, -(-(end - first) // batch_size), batch_size)
+def rank_stretch(total: int, rank: int, world: int, batch_size: int) -> RankStretch:
+    """N // world samples per rank (the same number of batches on every rank, which DDP needs), whole batches only
+    when there is more than one (a batch of one image breaks BatchNorm); the few samples left over fall elsewhere in
+    the next epoch's order."""
+    per_rank = total // world
+    batches = per_rank // batch_size if per_rank > batch_size else int(per_rank > 0)
+    return RankStretch(rank * per_rank, min(per_rank, batches * batch_size), batches)
 
 
 def loader_order(batches: int, workers: int) -> list[int]:

@@ -35,10 +35,11 @@ class RawSample:
         """How reports name it: the shard's URL and the sample's key."""
         return f"{self.shard}#{self.key}"
 
-    def image_bytes(self) -> bytes:
+    def image(self) -> tuple[str, bytes]:
+        """(extension, bytes) of the sample's image file."""
         for extension in IMAGE_EXTENSIONS:
             if extension in self.fields:
-                return self.fields[extension]
+                return extension, self.fields[extension]
         raise BadSampleError(f"no image (.jpg, .png, ...) among its files {sorted(self.fields)}")
 
     def label(self, classes: int, multi_label: bool) -> int | tuple[int, ...]:
@@ -61,7 +62,7 @@ class RawSample:
 
     def decode(self, spec: StorageSpec) -> np.ndarray:
         try:
-            return spec.decode(io.BytesIO(self.image_bytes()))
+            return spec.decode(io.BytesIO(self.image()[1]))
         except DataError as error:
             raise BadSampleError(f"the image does not decode ({str(error).split(': ', 1)[-1]})") from None
 

@@ -28,6 +28,22 @@ def check_search_mode() -> None:
         )
 
 
+def original_message(error: BaseException) -> str:
+    """The error's own message, also when a DataLoader worker raised it.
+
+    torch re-raises a worker's exception in the main process as the same type whose text is "Caught DataError in
+    DataLoader worker process 0. Original Traceback ...": the user needs the last line of that, not the worker's
+    stack.
+    """
+    text = str(error)
+    if not text.startswith(f"Caught {type(error).__name__} ") or "\nOriginal Traceback" not in text:
+        return text
+    # The traceback ends "<module>.<Name>: <message>" (the message may span lines); chained errors come first.
+    marker = f"{type(error).__module__}.{type(error).__qualname__}: "
+    start = text.rfind(marker)
+    return text[start + len(marker) :].strip() if start >= 0 else text
+
+
 def run_or_exit(entry: Callable[[DictConfig], T], cfg: DictConfig) -> T:
     """`entry(cfg)`; an InceptionTLError is printed and exits 1, SIGTERM exits 143 (its checkpoint saved)."""
     silence_known_noise()
@@ -36,7 +52,7 @@ def run_or_exit(entry: Callable[[DictConfig], T], cfg: DictConfig) -> T:
             check_search_mode()
         return entry(cfg)
     except InceptionTLError as error:
-        print(f"\nError: {error}", file=sys.stderr)
+        print(f"\nError: {original_message(error)}", file=sys.stderr)
         sys.exit(1)
     except MissingMandatoryValue as error:  # a `???` in the config that the command line did not set
         print(f"\nError: {error.full_key} is not set: add {error.full_key}=VALUE to the command.", file=sys.stderr)

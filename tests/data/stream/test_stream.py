@@ -4,6 +4,7 @@ twice or lost, resumed mid-epoch at the next unseen batch, bad samples skipped w
 
 import io
 import json
+import re
 import socket
 import tarfile
 from pathlib import Path
@@ -20,6 +21,7 @@ from inception_tl.data.stream.plan import loader_order
 from inception_tl.data.stream.writer import write_shards
 from inception_tl.data.worker import Augment
 from inception_tl.errors import DataError
+from inception_tl.tasks.cli import run_or_exit
 from tests.helpers import write_image_tree
 
 CLASSES = ["a", "b", "c"]
@@ -166,6 +168,18 @@ def test_bad_samples_are_skipped_with_their_keys_or_stop_the_run_named(tmp_path)
     assert "no label" in skipped[f"{bad}#bad-2"]
     with pytest.raises(DataError, match=r"Bad sample .*bad\.tar#bad-[12]: (the image does not|no label).*=skip"):
         batches(StreamLoader(stream(index, window_batches=1), lambda: 0, 0))
+
+
+def test_a_bad_sample_met_in_a_loader_worker_is_one_line_naming_it(tmp_path, capsys):
+    """torch re-raises a worker's error with the worker's stack in its text: the user still reads one line."""
+    write_folder_shards(tmp_path, shard_size=8)
+    add_bad_shard(tmp_path / "shards")
+    index = ShardIndex.read(str(tmp_path / "shards"))
+    with pytest.raises(SystemExit) as stopped:
+        run_or_exit(lambda _: batches(StreamLoader(stream(index, window_batches=1), lambda: 0, 2)), None)
+    assert stopped.value.code == 1
+    printed = capsys.readouterr().err.strip()
+    assert re.fullmatch(r"Error: Bad sample .*bad\.tar#bad-[12]: .*data\.on_bad_image=skip.*", printed), printed
 
 
 def closed_port() -> int:

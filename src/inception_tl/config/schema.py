@@ -439,7 +439,8 @@ class HorseHumanSource:
 
 @dataclass
 class HuggingFaceSource:
-    """data=hf: a Hugging Face data set, written once under data.root as an ImageFolder tree (single-label)."""
+    """data=hf: a Hugging Face data set, written once under data.root as an ImageFolder tree (multi-label: one
+    folder and a labels.csv)."""
 
     _target_: str = "inception_tl.data.sources.HuggingFaceDataset"
     # A hub name (user/name), a folder of parquet files (<split>-*.parquet), or a folder save_to_disk wrote.
@@ -451,6 +452,9 @@ class HuggingFaceSource:
     label_column: str = "label"
     # Our splits (train, val, test) and the data set's split each is read from; a split it lacks is left out.
     splits: dict[str, str] = field(default_factory=lambda: {"train": "train", "val": "validation", "test": "test"})
+    # data.multi_label and data.label_separator (set those): a list-valued label column needs data.multi_label=true.
+    multi_label: bool = II("..multi_label")
+    label_separator: str = II("..label_separator")
 
 
 @dataclass

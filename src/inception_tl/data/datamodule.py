@@ -93,6 +93,9 @@ class ImageDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         check_option_ranges(batch_size, num_workers, val_split, cache_max_gb, near_duplicate_bits)
+        table = getattr(source, "labels_table", None)  # a source that writes its labels as a CSV (data=hf multi-label)
+        if csv is None and table and root is not None:
+            csv = str(Path(root) / table)
         self.check_location(source, root, csv, multi_label)
         self.source = source
         self.csv = Path(csv).expanduser() if csv is not None else None

@@ -3,6 +3,7 @@ trained exactly as the same images given as a folder."""
 
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -35,7 +36,7 @@ def image_dataset(counts: dict[str, int]):
 
 
 def source(path, **options):
-    return HuggingFaceDataset(str(path), None, "image", "label", options.get("splits"), None)
+    return HuggingFaceDataset(str(path), None, "image", "label", options.get("splits"), None, False, ";")
 
 
 def tree(root):
@@ -65,7 +66,7 @@ def test_a_missing_path_says_what_to_give(tmp_path):
     from inception_tl.errors import ConfigError
 
     with pytest.raises(ConfigError, match=r"data=hf needs data\.source\.path"):
-        HuggingFaceDataset(None, None, "image", "label", None, None).prepare(tmp_path / "out")
+        HuggingFaceDataset(None, None, "image", "label", None, None, False, ";").prepare(tmp_path / "out")
 
 
 def test_a_missing_column_or_split_names_what_there_is(tmp_path):
@@ -73,9 +74,9 @@ def test_a_missing_column_or_split_names_what_there_is(tmp_path):
     with pytest.raises(DataError, match=r"no split 'train'.*\['training'\].*data.source.splits.train"):
         source(tmp_path / "saved").prepare(tmp_path / "out")
     with pytest.raises(DataError, match=r"no column 'picture'"):
-        HuggingFaceDataset(str(tmp_path / "saved"), None, "picture", "label", {"train": "training"}, None).prepare(
-            tmp_path / "out2"
-        )
+        HuggingFaceDataset(
+            str(tmp_path / "saved"), None, "picture", "label", {"train": "training"}, None, False, ";"
+        ).prepare(tmp_path / "out2")
 
 
 def test_training_on_the_data_set_equals_training_on_the_same_images_as_a_folder(tmp_path):
@@ -92,3 +93,63 @@ def test_training_on_the_data_set_equals_training_on_the_same_images_as_a_folder
         assert from_hf[key] == from_folder[key], key
     summary = json.loads((tmp_path / "hf-run" / "data_summary.json").read_text())
     assert summary["class_names"] == CLASSES
+
+
+def tagged_dataset(label_feature, labels: dict[str, list]):
+    """A DatasetDict of PNG images with a list-valued label column `tags`."""
+    features = datasets.Features({"image": datasets.Image(), "tags": label_feature})
+    return datasets.DatasetDict({
+        split: datasets.Dataset.from_dict(
+            {"image": [{"bytes": png(100 * offset + i), "path": None} for i in range(len(rows))], "tags": rows},
+            features,
+        )
+        for offset, (split, rows) in enumerate(labels.items())
+    })
+
+
+def hf_datamodule(tmp_path, saved, *overrides):
+    from hydra.utils import instantiate
+
+    cfg = compose_config(["data=hf", f"data.source.path={saved}", "data.source.label_column=tags",
+                          "data.image_size=75", "data.num_workers=0", f"paths.data_dir={tmp_path / 'data'}",
+                          *overrides], tmp_path / "run")
+    datamodule = instantiate(cfg.data, backbone="inception_v3")
+    datamodule.setup_data()
+    return datamodule
+
+
+TAGS = {"train": [[0, 1], [1], [0, 2], [2], [0], [1, 2], [0, 1, 2], [1]], "test": [[2], [0, 1], [1], [0]]}
+
+
+@pytest.mark.parametrize("values", ["class_label", "strings"])
+def test_a_list_valued_label_column_gives_each_image_its_own_labels_for_multi_label_training(tmp_path, values):
+    names = ["cat", "dog", "owl"]
+    if values == "class_label":
+        data = tagged_dataset(datasets.List(datasets.ClassLabel(names=names)), TAGS)
+    else:
+        data = tagged_dataset(datasets.List(datasets.Value("string")),
+                              {split: [[names[i] for i in row] for row in rows] for split, rows in TAGS.items()})
+    data.save_to_disk(str(tmp_path / "saved"))
+    datamodule = hf_datamodule(tmp_path, tmp_path / "saved", "data.multi_label=true", "data.val_split=0.25")
+    report = datamodule.setup_data()
+    assert report.class_names == names
+    read = {}
+    for split, samples in report.samples.items():
+        for path, label in samples:
+            original, row = Path(path).stem.split("-")
+            assert (split == "test") == (original == "test")  # val is held out of train
+            read[(original, int(row))] = tuple(label)
+            assert Path(path).read_bytes() == png((100 if original == "test" else 0) + int(row))
+    expected = {(split, row): tuple(tags) for split, rows in TAGS.items() for row, tags in enumerate(rows)}
+    assert read == expected
+    assert len(report.samples["val"]) == 2
+
+
+def test_a_list_valued_column_without_multi_label_or_an_image_without_labels_says_what_to_do(tmp_path):
+    feature = datasets.List(datasets.ClassLabel(names=["cat", "dog"]))
+    tagged_dataset(feature, {"train": [[0], [1], [0, 1], [1]]}).save_to_disk(str(tmp_path / "saved"))
+    with pytest.raises(DataError, match=r"column 'tags' holds several labels per image .*data\.multi_label=true"):
+        hf_datamodule(tmp_path, tmp_path / "saved")
+    tagged_dataset(feature, {"train": [[0], [], [0, 1], []]}).save_to_disk(str(tmp_path / "gaps"))
+    with pytest.raises(DataError, match=r"split 'train': 2 row\(s\) have no label \(1, 3\).*filter"):
+        hf_datamodule(tmp_path, tmp_path / "gaps", "data.multi_label=true")

@@ -5,10 +5,15 @@ duplicate check, decode-once cache, report) works as for the user's own folder.
 The images are written as the data set holds them (the original JPEG or PNG bytes, not re-encoded), named
 `<split>/<class>/<split>-<row>.<ext>`: a bad image is named by its split and row. Class names come from the label
 column's `ClassLabel` names, else from the sorted label values.
+
+Multi-label (data.multi_label=true, a list-valued label column): class folders cannot hold an image of several
+classes, so the images go to `<split>/<split>-<row>.<ext>` and their labels to `labels.csv` (path, label, split), read
+as data=csv reads a user's table.
 """
 
 from __future__ import annotations
 
+import csv
 import io
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,6 +26,8 @@ from inception_tl.errors import ConfigError, DataError, require_extra
 
 # Our split names, and the data set's split names each is read from by default.
 DEFAULT_SPLITS = {"train": "train", "val": "validation", "test": "test"}
+# The multi-label table, in the folder the source writes.
+LABELS_TABLE = "labels.csv"
 
 
 class HuggingFaceDataset(GeneratedFolder):
@@ -34,12 +41,21 @@ class HuggingFaceDataset(GeneratedFolder):
         label_column: str,
         splits: Mapping[str, str] | None,
         revision: str | None,
+        multi_label: bool,
+        label_separator: str,
     ) -> None:
         self.path, self.config_name, self.revision = path, name, revision
         self.image_column, self.label_column = image_column, label_column
         self.splits = dict(splits or DEFAULT_SPLITS)
+        self.multi_label, self.label_separator = multi_label, label_separator
         self.params = {"path": path, "name": name, "revision": revision, "image_column": image_column,
-                       "label_column": label_column, "splits": self.splits}
+                       "label_column": label_column, "splits": self.splits, "multi_label": multi_label,
+                       "label_separator": label_separator}
+
+    @property
+    def labels_table(self) -> str | None:
+        """The CSV of labels this source writes in its folder (multi-label), which the data module reads."""
+        return LABELS_TABLE if self.multi_label else None
 
     def prepare(self, root: Path) -> None:
         if not self.path:
@@ -69,44 +85,76 @@ class HuggingFaceDataset(GeneratedFolder):
         return found if isinstance(found, datasets.DatasetDict) else datasets.DatasetDict({"train": found})
 
     def write(self, folder: Path) -> None:
-        import datasets
-
         found = self.load()
         if self.splits["train"] not in found:
             raise DataError(f"{self.path} has no split {self.splits['train']!r} for training (it has "
                             f"{sorted(found)}): map one with data.source.splits.train=<name>.")
+        rows: list[tuple[str, str, str]] = []
         for ours, theirs in self.splits.items():
-            if theirs not in found:
-                continue
-            split = found[theirs]
-            for column in (self.image_column, self.label_column):
-                if column not in split.column_names:
-                    raise DataError(f"{self.path} split {theirs!r} has no column {column!r} (it has "
-                                    f"{split.column_names}): set data.source.image_column / label_column.")
-            feature = split.features[self.label_column]
-            split = split.cast_column(self.image_column, datasets.Image(decode=False))
-            names = class_names(feature, split[self.label_column])
-            for row, example in enumerate(split):
-                label = example[self.label_column]
-                name = names[label] if isinstance(feature, datasets.ClassLabel) else str(label)
-                target = folder / ours / safe_name(name)
+            if theirs in found:
+                rows += self.write_split(found[theirs], ours, theirs, folder)
+        if self.multi_label:
+            with open(folder / LABELS_TABLE, "w", newline="", encoding="utf-8") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(["path", "label", "split"])
+                writer.writerows(rows)
+
+    def write_split(self, split: Any, ours: str, theirs: str, folder: Path) -> list[tuple[str, str, str]]:
+        """The split's images, in class folders or (multi-label) in one folder with a table row each."""
+        import datasets
+
+        for column in (self.image_column, self.label_column):
+            if column not in split.column_names:
+                raise DataError(f"{self.path} split {theirs!r} has no column {column!r} (it has "
+                                f"{split.column_names}): set data.source.image_column / label_column.")
+        feature = split.features[self.label_column]
+        listed = isinstance(feature, (datasets.List, datasets.LargeList))
+        if listed and not self.multi_label:
+            raise DataError(f"{self.path} column {self.label_column!r} holds several labels per image ({feature}): "
+                            "add data.multi_label=true to train a sigmoid per label.")
+        names = label_names(feature.feature if listed else feature)
+        split = split.cast_column(self.image_column, datasets.Image(decode=False))
+        rows, unlabelled = [], []
+        for row, example in enumerate(split):
+            label = example[self.label_column]
+            labels = [names[value] if names else str(value) for value in (label if listed else [label])]
+            if not self.multi_label:
+                target = folder / ours / safe_name(labels[0])
                 target.mkdir(parents=True, exist_ok=True)
                 write_image(example[self.image_column], target / f"{ours}-{row:07d}")
+                continue
+            if not labels:
+                unlabelled.append(row)
+                continue
+            clashing = [name for name in labels if self.label_separator in name]
+            if clashing:
+                raise DataError(f"{self.path} split {theirs!r} row {row}: label {clashing[0]!r} contains the label "
+                                f"separator {self.label_separator!r}: set data.label_separator to a character no "
+                                "label holds.")
+            (folder / ours).mkdir(parents=True, exist_ok=True)
+            path = write_image(example[self.image_column], folder / ours / f"{ours}-{row:07d}")
+            rows.append((str(path.relative_to(folder)), self.label_separator.join(labels), ours))
+        if unlabelled:
+            shown = ", ".join(map(str, unlabelled[:10])) + (" ..." if len(unlabelled) > 10 else "")
+            raise DataError(f"{self.path} split {theirs!r}: {len(unlabelled)} row(s) have no label ({shown}); each "
+                            "image needs at least one. Drop them (split.filter(lambda row: len(row["
+                            f"{self.label_column!r}]) > 0)) and save the data set again.")
+        return rows
 
 
-def class_names(feature: Any, values: list[Any]) -> list[str]:
-    """The ClassLabel's names, or the sorted label values."""
+def label_names(feature: Any) -> list[str] | None:
+    """The ClassLabel's names, by which its integer values are read; None where the values are the names."""
     names = getattr(feature, "names", None)
-    return list(names) if names else sorted({str(value) for value in values})
+    return list(names) if names else None
 
 
 def safe_name(name: str) -> str:
     return name.replace("/", "_").replace("\\", "_") or "_"
 
 
-def write_image(image: Mapping[str, Any], stem: Path) -> None:
+def write_image(image: Mapping[str, Any], stem: Path) -> Path:
     """The image's own bytes, with the extension of its format; an unreadable one is written as it is (the scan
-    names it by split and row)."""
+    names it by split and row). Returns the file written."""
     data = image.get("bytes")
     if data is None and image.get("path"):
         data = Path(image["path"]).read_bytes()
@@ -116,3 +164,4 @@ def write_image(image: Mapping[str, Any], stem: Path) -> None:
     except Exception:  # PIL raises several types for bytes that are no image: the scan reports it
         suffix = ".png"
     stem.with_suffix(suffix).write_bytes(data or b"")
+    return stem.with_suffix(suffix)

@@ -8,12 +8,14 @@
 # 5. compile=true: how long the first training step takes (the log's "torch.compile:" line);
 # 6. row 1's data path and training with every lever for small data on (colour, policy, erasing, Mixup/CutMix,
 #    EMA, class weights), against row 1 (issue 19's target: under 10% of the end-to-end rate);
-# 7. other tested backbones (resnet50, convnext_tiny, vit_base_patch16_224) at 224 px, batch 128.
+# 7. other tested backbones (resnet50, convnext_tiny, vit_base_patch16_224) at 224 px, batch 128;
+# 8. data=stream over loopback HTTP against the decode-once cache and the folder decoding at every access, loader
+#    alone, 4,096 JPEGs, 8 and 15 workers (benchmarks/streaming.py; OVERRIDES do not apply).
 # Every throughput row also counts host syncs per training step. OVERRIDES go to every command (a small CPU
 # check: bench.steps=1 data.image_size=75 ...); STEPS="2 3" runs some of them. The recipes run in bf16: with random weights (no internet there) a frozen backbone's
 # BatchNorm, in inference mode with its initial statistics, overflows fp16 at the first batch.
 set -euo pipefail
-steps=${STEPS:-1 2 3 4 5 6 7}
+steps=${STEPS:-1 2 3 4 5 6 7 8}
 out=${1:?output folder}; shift
 mkdir -p "$out"
 python -c "import torch, timm, lightning; print('versions: torch', torch.__version__, 'cuda', torch.version.cuda, \
@@ -53,4 +55,5 @@ if [[ " $steps " == *" 7 "* ]]; then
       "hydra.run.dir=$out/run-$backbone" "$@"
   done
 fi
+[[ " $steps " == *" 8 "* ]] && python benchmarks/streaming.py --root "$out/stream" --images 4096 --workers 8 15
 exit 0

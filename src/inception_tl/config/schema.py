@@ -335,6 +335,10 @@ class ShardsSchema:
     out: str = MISSING
     # Samples per shard: 1,000 images of 100 kB make 100 MB shards, a good size to stream.
     shard_size: int = 1000
+    # Training images with a longer shorter side are stored reduced to it (a JPEG re-encoded at quality 95, others
+    # as PNG): a stream decodes them at every epoch. 341 is what Inception's 299 px input is cut from
+    # (floor(299 / 0.875)); null keeps every file's own bytes. Validation and test always keep theirs.
+    train_shorter_side: int | None = None
     # Shuffles the training samples before they are cut into shards (and splits data without a val/ folder).
     seed: int = SEED
     data: Any = None

@@ -15,6 +15,7 @@ import torch
 from PIL import Image
 
 from inception_tl.data.store import StorageSpec
+from inception_tl.data.stream import StreamDataModule, StreamSource
 from inception_tl.data.stream.dataset import ShardStream, StreamLoader, StreamSpec
 from inception_tl.data.stream.index import ShardIndex
 from inception_tl.data.stream.plan import loader_order
@@ -22,7 +23,7 @@ from inception_tl.data.stream.writer import write_shards
 from inception_tl.data.worker import Augment
 from inception_tl.errors import DataError
 from inception_tl.tasks.cli import run_or_exit
-from tests.helpers import write_image_tree
+from tests.helpers import data_options, write_image_tree
 
 CLASSES = ["a", "b", "c"]
 
@@ -78,6 +79,48 @@ def test_the_writer_keeps_each_files_bytes_and_counts_each_split(tmp_path):
         image = archive.extractfile("val-00000000.png").read()
     assert names[:3] == ["val-00000000.png", "val-00000000.cls", "val-00000000.json"]
     assert image == Path(record["source"]).read_bytes()  # the file as it was, not re-encoded
+
+
+def test_training_images_over_the_chosen_side_are_stored_reduced_as_training_would_store_them(tmp_path):
+    """shards.py train_shorter_side=N: a large training image is stored at the size a run stores it at (a PNG
+    losslessly, a JPEG re-encoded), a small one and every evaluation image keep their bytes; a run that needs
+    more pixels than the shards hold says so."""
+    rng = np.random.default_rng(0)
+    root = tmp_path / "images"
+    files = {"train/a/wide.png": (240, 120), "train/b/wide.jpg": (180, 120), "train/a/small.png": (90, 70),
+             "train/b/small.png": (70, 90), "val/a/wide.png": (240, 120), "val/b/wide.png": (240, 120)}
+    for name, (width, height) in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        coarse = rng.integers(0, 256, (height // 10, width // 10, 3), dtype=np.uint8)
+        Image.fromarray(coarse).resize((width, height), Image.Resampling.BICUBIC).save(root / name, quality=95)
+    samples = {split: [(str(root / name), "ab".index(name.split("/")[1])) for name in files if name.startswith(split)]
+               for split in ("train", "val")}
+    storage = StorageSpec(80, "bicubic")
+    write_shards(samples, ["a", "b"], False, tmp_path / "shards", 10, 0, str(root), train_reduce_to=storage)
+    index = ShardIndex.read(str(tmp_path / "shards"))
+    assert index.train_shorter_side == 80
+    for split in ("train", "val"):
+        with tarfile.open(tmp_path / "shards" / f"{split}-000000.tar") as archive:
+            for member in archive.getnames():
+                if member.endswith(".json"):
+                    source = json.loads(archive.extractfile(member).read())["source"]
+                    stored = next(n for n in archive.getnames() if n.startswith(member[:-4]) and n[-3:] in "pngjpg")
+                    data = archive.extractfile(stored).read()
+                    reduced = split == "train" and "wide" in source
+                    assert (data == Path(source).read_bytes()) is not reduced, (split, source)
+                    assert stored.endswith(Path(source).suffix), stored
+                    if reduced:
+                        with Image.open(io.BytesIO(data)) as image:
+                            assert min(image.size) == 80
+                        expected = storage.decode(source).astype(int)
+                        got = storage.decode(io.BytesIO(data)).astype(int)
+                        assert np.abs(got - expected).mean() < (2 if source.endswith(".jpg") else 1e-9), source
+    options = data_options(image_size=75, batch_size=2, num_workers=0)  # cut from 85 px: more than the 80 stored
+    datamodule = StreamDataModule(source=StreamSource(str(tmp_path / "shards"), 1.0, 1), root=str(tmp_path / "data"),
+                                  **options)
+    notes = " ".join(datamodule.setup_data().notes)
+    assert "reduced to a 80 px shorter side, under the 85 px" in notes
+    assert "train_shorter_side=85" in notes
 
 
 def test_ranks_and_workers_read_each_sample_once_over_http(tmp_path, http_server):

@@ -52,11 +52,14 @@ class StreamReport(DataReport):
     """The data report of a stream: counts of the training split from the index, the rest as for a folder."""
 
     index: ShardIndex
+    stored_side: int  # the shorter side this run stores images at (the decode-once size)
 
     @classmethod
-    def of(cls, report: DataReport, index: ShardIndex, skipped: list[tuple[str, str]]) -> StreamReport:
+    def of(
+        cls, report: DataReport, index: ShardIndex, skipped: list[tuple[str, str]], stored_side: int
+    ) -> StreamReport:
         streamed = cls(**{name: getattr(report, name) for name in report.__dataclass_fields__})
-        streamed.index, streamed.skipped_labels = index, skipped
+        streamed.index, streamed.skipped_labels, streamed.stored_side = index, skipped, stored_side
         streamed.samples = {"train": StreamedSplit(index.total("train"), index.location), **{
             split: pairs for split, pairs in report.samples.items() if split != "train"}}
         return streamed
@@ -76,6 +79,13 @@ class StreamReport(DataReport):
         if self.skipped_labels:
             names = ", ".join(name for name, _ in self.skipped_labels[:3])
             notes.append(f"Skipped {len(self.skipped_labels)} evaluation sample(s) without an image or label: {names}.")
+        reduced = self.index.train_shorter_side
+        if reduced is not None and reduced < self.stored_side:
+            notes.append(
+                f"The training shards hold images reduced to a {reduced} px shorter side, under the {self.stored_side} "
+                f"px this run's input size is cut from: they are enlarged. Write them with shards.py "
+                f"train_shorter_side={self.stored_side} (or without it: the files' own size)."
+            )
         return notes + super().notes
 
 
@@ -126,7 +136,8 @@ class StreamDataModule(ImageDataModule):
         if self._report is None:
             report = super().setup_data()
             assert self.index is not None
-            self._report = StreamReport.of(report, self.index, self._label_problems)
+            stored_side = StorageSpec.for_preprocessing(self.preprocessing).shorter_side
+            self._report = StreamReport.of(report, self.index, self._label_problems, stored_side)
         return self._report
 
     def loader(self, split: str, whole: bool = False, resume_at: tuple[int, ...] | None = None) -> DataLoader:

@@ -29,6 +29,7 @@ class ShardIndex:
     splits: dict[str, list[ShardEntry]]
     counts: dict[str, dict[str, int]]  # split -> class -> images (an image with several labels counts for each)
     written_from: str = ""  # the data the shards were written from, in words
+    train_shorter_side: int | None = None  # training images reduced to this shorter side when written; None: as is
     location: str = field(default="", compare=False)  # where the index was read from
 
     def urls(self, split: str) -> list[str]:
@@ -68,5 +69,11 @@ class ShardIndex:
         if "train" not in splits:
             raise DataError(f"{url} lists no train split (it has {sorted(splits)}).")
         return cls(
-            record["classes"], record["multi_label"], splits, record["counts"], record.get("written_from", ""), base
+            record["classes"],
+            record["multi_label"],
+            splits,
+            record["counts"],
+            record.get("written_from", ""),
+            record.get("train_shorter_side"),
+            base,
         )

@@ -113,6 +113,7 @@ SECTIONS = [
     ("eval.py", "", schema.EvalSchema, None),
     ("export.py", "", schema.ExportSchema, None),
     ("serve.py", "", schema.ServeSchema, None),
+    ("shards.py", "", schema.ShardsSchema, None),
 ]
 HEADER = ["| option | type | default | choices | what it sets |", "| --- | --- | --- | --- | --- |"]
 

@@ -452,6 +452,8 @@ class HuggingFaceSource:
     # The data set's configuration name, and the hub revision (branch, tag or commit).
     name: str | None = None
     revision: str | None = None
+    # The column of images, and the column of labels (ClassLabel, strings or integers; a list of them per image
+    # with data.multi_label=true).
     image_column: str = "image"
     label_column: str = "label"
     # Our splits (train, val, test) and the data set's split each is read from; a split it lacks is left out.

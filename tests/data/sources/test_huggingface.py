@@ -153,3 +153,14 @@ def test_a_list_valued_column_without_multi_label_or_an_image_without_labels_say
     tagged_dataset(feature, {"train": [[0], [], [0, 1], []]}).save_to_disk(str(tmp_path / "gaps"))
     with pytest.raises(DataError, match=r"split 'train': 2 row\(s\) have no label \(1, 3\).*filter"):
         hf_datamodule(tmp_path, tmp_path / "gaps", "data.multi_label=true")
+
+
+def test_a_hub_name_out_of_reach_says_how_to_train_offline(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    with pytest.raises(DataError, match=r"'no-such-user/no-such-set' cannot be loaded .*HF_HUB_OFFLINE is set.*"
+                                        r"save_to_disk or to_parquet") as raised:
+        source("no-such-user/no-such-set").prepare(tmp_path / "out")
+    assert "\n" not in str(raised.value)

@@ -13,9 +13,11 @@ as data=csv reads a user's table.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
-from collections.abc import Mapping
+import logging
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -78,10 +80,18 @@ class HuggingFaceDataset(GeneratedFolder):
                             {Path(f).stem.split("-")[0] for f in files}}
                 found = datasets.load_dataset("parquet", data_files=by_split)
             else:
-                found = datasets.load_dataset(self.path, self.config_name, revision=self.revision)
+                with quiet_hub():  # its retries' warnings; a failure ends in the one line below
+                    found = datasets.load_dataset(self.path, self.config_name, revision=self.revision)
         except (FileNotFoundError, ValueError, ConnectionError, OSError) as error:
-            raise DataError(f"data.source.path={self.path!r} cannot be loaded with datasets: "
-                            f"{str(error).splitlines()[0]}") from None
+            reason = str(error).splitlines()[0]
+            hint = ""
+            if "OfflineModeIsEnabled" in reason:
+                hint = (" HF_HUB_OFFLINE is set, so only data sets in the local cache load: unset it where there is "
+                        "a network, or give a folder the data set was saved to (save_to_disk or to_parquet).")
+            elif "reach" in reason or isinstance(error, ConnectionError):
+                hint = (" Without a network, load it where there is one, save it (save_to_disk or to_parquet) and "
+                        "give that folder.")
+            raise DataError(f"data.source.path={self.path!r} cannot be loaded with datasets: {reason}.{hint}") from None
         return found if isinstance(found, datasets.DatasetDict) else datasets.DatasetDict({"train": found})
 
     def write(self, folder: Path) -> None:
@@ -140,6 +150,20 @@ class HuggingFaceDataset(GeneratedFolder):
                             "image needs at least one. Drop them (split.filter(lambda row: len(row["
                             f"{self.label_column!r}]) > 0)) and save the data set again.")
         return rows
+
+
+@contextlib.contextmanager
+def quiet_hub() -> Iterator[None]:
+    """huggingface_hub's and datasets' loggers at ERROR for the block."""
+    loggers = [logging.getLogger(name) for name in ("huggingface_hub", "datasets")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def label_names(feature: Any) -> list[str] | None:

@@ -151,7 +151,7 @@ def test_a_list_valued_column_without_multi_label_or_an_image_without_labels_say
     with pytest.raises(DataError, match=r"column 'tags' holds several labels per image .*data\.multi_label=true"):
         hf_datamodule(tmp_path, tmp_path / "saved")
     tagged_dataset(feature, {"train": [[0], [], [0, 1], []]}).save_to_disk(str(tmp_path / "gaps"))
-    with pytest.raises(DataError, match=r"split 'train': 2 row\(s\) have no label \(1, 3\).*filter"):
+    with pytest.raises(DataError, match=r"split 'train': 2 of 4 row\(s\) have no label \(1, 3\).*filter"):
         hf_datamodule(tmp_path, tmp_path / "gaps", "data.multi_label=true")
 
 
@@ -164,3 +164,16 @@ def test_a_hub_name_out_of_reach_says_how_to_train_offline(tmp_path, monkeypatch
                                         r"save_to_disk or to_parquet") as raised:
         source("no-such-user/no-such-set").prepare(tmp_path / "out")
     assert "\n" not in str(raised.value)
+
+
+def test_an_unlabelled_test_split_is_named_and_can_be_left_out(tmp_path):
+    """Hub data sets mark unlabelled rows with the ClassLabel's -1: never read as the last class."""
+    data = image_dataset({"train": 8, "test": 4})
+    data["test"] = data["test"].map(lambda row: {"label": -1})
+    data.save_to_disk(str(tmp_path / "saved"))
+    labels = "data.source.label_column=label"
+    with pytest.raises(DataError, match=r"split 'test': 4 of 4 row\(s\) have no label .*~data\.source\.splits\.test"):
+        hf_datamodule(tmp_path, tmp_path / "saved", labels)
+    datamodule = hf_datamodule(tmp_path, tmp_path / "saved", labels, "~data.source.splits.test")
+    assert not datamodule.has_test
+    assert sum(len(datamodule.samples[split]) for split in ("train", "val")) == 8

@@ -127,14 +127,16 @@ class HuggingFaceDataset(GeneratedFolder):
         rows, unlabelled = [], []
         for row, example in enumerate(split):
             label = example[self.label_column]
-            labels = [names[value] if names else str(value) for value in (label if listed else [label])]
+            values = label if listed else [label]
+            # A ClassLabel's -1 (and a None) is "no label": hub data sets mark their unlabelled test splits so.
+            if not values or any(value is None or (names and value < 0) for value in values):
+                unlabelled.append(row)
+                continue
+            labels = [names[value] if names else str(value) for value in values]
             if not self.multi_label:
                 target = folder / ours / safe_name(labels[0])
                 target.mkdir(parents=True, exist_ok=True)
                 write_image(example[self.image_column], target / f"{ours}-{row:07d}")
-                continue
-            if not labels:
-                unlabelled.append(row)
                 continue
             clashing = [name for name in labels if self.label_separator in name]
             if clashing:
@@ -146,9 +148,11 @@ class HuggingFaceDataset(GeneratedFolder):
             rows.append((str(path.relative_to(folder)), self.label_separator.join(labels), ours))
         if unlabelled:
             shown = ", ".join(map(str, unlabelled[:10])) + (" ..." if len(unlabelled) > 10 else "")
-            raise DataError(f"{self.path} split {theirs!r}: {len(unlabelled)} row(s) have no label ({shown}); each "
-                            "image needs at least one. Drop them (split.filter(lambda row: len(row["
-                            f"{self.label_column!r}]) > 0)) and save the data set again.")
+            whole = (f" The whole split is unlabelled: leave it out with ~data.source.splits.{ours}."
+                     if len(unlabelled) == len(split) else "")
+            raise DataError(f"{self.path} split {theirs!r}: {len(unlabelled)} of {len(split)} row(s) have no label "
+                            f"({shown}); each image needs one.{whole} Otherwise drop those rows (datasets' "
+                            "filter) and save the data set again.")
         return rows
 
 

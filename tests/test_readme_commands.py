@@ -69,10 +69,12 @@ def single_run_overrides(arguments: list[str]) -> list[str]:
     return single
 
 
+# Each distinct command once: the README and the docs repeat some.
 COMMANDS = [
-    pytest.param(words, id=" ".join(words)[:100])
-    for document in DOCUMENTS
-    for words in documented_commands(REPO / document)
+    pytest.param(list(words), id=" ".join(words)[:100])
+    for words in dict.fromkeys(
+        tuple(words) for document in DOCUMENTS for words in documented_commands(REPO / document)
+    )
 ]
 
 

@@ -115,7 +115,8 @@ def test_training_images_over_the_chosen_side_are_stored_reduced_as_training_wou
                         expected = storage.decode(source).astype(int)
                         got = storage.decode(io.BytesIO(data)).astype(int)
                         assert np.abs(got - expected).mean() < (2 if source.endswith(".jpg") else 1e-9), source
-    options = data_options(image_size=75, batch_size=2, num_workers=0)  # cut from 85 px: more than the 80 stored
+    # Cut from 85 px: more than the 80 stored.
+    options = data_options(image_size=75, batch_size=2, num_workers=0, cache_dir=str(tmp_path / "decoded"))
     datamodule = StreamDataModule(source=StreamSource(str(tmp_path / "shards"), 1.0, 1), root=str(tmp_path / "data"),
                                   **options)
     notes = " ".join(datamodule.setup_data().notes)

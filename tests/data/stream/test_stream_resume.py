@@ -22,7 +22,8 @@ EPOCHS = 2
 
 
 def stream_datamodule(shards, root) -> StreamDataModule:
-    options = data_options(backbone="resnet50", image_size=64, batch_size=4, num_workers=2, augment=LEVER_AUGMENT)
+    options = data_options(backbone="resnet50", image_size=64, batch_size=4, num_workers=2, augment=LEVER_AUGMENT,
+                           cache_dir=str(root / "decoded"))
     datamodule = StreamDataModule(source=StreamSource(str(shards), 5.0, 2), root=str(root), **options)
     datamodule.setup_data()
     return datamodule

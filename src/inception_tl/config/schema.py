@@ -10,6 +10,7 @@ an Enum (`data.options`), so a wrong choice (`data.cache=sometimes`) stops at st
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, get_type_hints
@@ -623,9 +624,11 @@ def finetune_schema() -> type:
     return dataclasses.make_dataclass("FinetuneSchema", fields)
 
 
+@functools.cache
 def register_schemas() -> None:
     """Put the schemas where the group YAMLs look for them (`/schema/<group>`), and register the
-    `${run_name:}` resolver the run folders are named with; safe to call again."""
+    `${run_name:}` resolver the run folders are named with; once a process (they do not change), so calling it
+    again costs nothing (the tests compose hundreds of configs)."""
     register_run_name()
     store = ConfigStore.instance()
     store.store(group="schema", name="backbone", node=BackboneSchema)

@@ -55,22 +55,23 @@ def test_the_centre_crop_of_wide_images_is_said_and_squash_is_not(edges, tmp_pat
 
 
 @pytest.mark.slow
-def test_squash_and_border_learn_a_class_decided_at_the_edges_and_center_cannot(edges, shared_tmp):
+def test_squash_learns_a_class_decided_at_the_edges_and_center_cannot(edges, shared_tmp):
     """The same short run in each mode. The crop is the data path's, whatever the backbone: a ResNet of one block per
-    stage learns these images in 16 steps from scratch, an Inception-v3 needs many more (its BatchNorm statistics)."""
+    stage learns these images in 16 steps from scratch, an Inception-v3 needs many more (its BatchNorm statistics).
+    `border` keeps the whole image as squash does (it learned them as squash did, 1.0 with seeds 42 and 1); its
+    pixels are checked against timm's in tests/data/device/test_resize.py."""
     root = shared_tmp("crop-mode-runs")
     common = ["experiment=quickstart", "data=imagefolder", f"data.root={edges}", "data.val_split=0.2"]
     common += ["backbone=resnet50", "+backbone.model_kwargs.layers=[1,1,1,1]", "data.batch_size=16"]
     common += ["optim.lr=1e-3", "trainer.max_epochs=4", f"paths.data_dir={root / 'cache'}", "~logger"]
     common += ["callbacks.progress_bar=null", "figures=false", "callbacks.last_checkpoint=null"]
     accuracy = {}
-    for mode in ("center", "squash", "border"):
+    for mode in ("center", "squash"):
         metrics = run(compose_config([*common, f"data.crop_mode={mode}"], root / mode))
         accuracy[mode] = metrics["test/acc"]
-    # Chance is 0.5; measured with seeds 42 and 1: center 0.50 and 0.53, squash and border 1.0 each time.
+    # Chance is 0.5; measured with seeds 42 and 1: center 0.50 and 0.53, squash 1.0 each time.
     assert accuracy["center"] <= 0.7, accuracy
     assert accuracy["squash"] >= 0.9, accuracy
-    assert accuracy["border"] >= 0.9, accuracy
 
     best = root / "squash" / "checkpoints" / "best.ckpt"
     assert torch.load(best, weights_only=True)["hyper_parameters"]["preprocessing"]["crop_mode"] == "squash"

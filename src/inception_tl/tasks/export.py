@@ -27,7 +27,7 @@ from torch import nn
 
 from inception_tl import __version__
 from inception_tl.config.schema import ExportFormat, Quantize
-from inception_tl.console import console
+from inception_tl.console import console, loggers_at
 from inception_tl.deploy.hub import push_folder
 from inception_tl.deploy.model_card import RunRecord, write_model_card
 from inception_tl.deploy.quantize import quantize_int8
@@ -98,17 +98,9 @@ def exporters_quiet(verbose: bool) -> Iterator[None]:
     if verbose:
         yield
         return
-    loggers = [logging.getLogger(name) for name in ("onnxscript", "onnx_ir")]
-    levels = [logger.level for logger in loggers]
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), loggers_at(logging.WARNING, "onnxscript", "onnx_ir"):
         warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated", category=FutureWarning)
-        for logger in loggers:
-            logger.setLevel(logging.WARNING)
-        try:
-            yield
-        finally:
-            for logger, level in zip(loggers, levels, strict=True):
-                logger.setLevel(level)
+        yield
 
 
 def export_classifier(classifier: ImageClassifier, format_: str, directory: Path, verbose: bool = False) -> Path:

@@ -13,16 +13,16 @@ as data=csv reads a user's table.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
+from inception_tl.console import loggers_at
 from inception_tl.data.sources.generated import GeneratedFolder
 from inception_tl.errors import ConfigError, DataError, require_extra
 
@@ -80,7 +80,7 @@ class HuggingFaceDataset(GeneratedFolder):
                             {Path(f).stem.split("-")[0] for f in files}}
                 found = datasets.load_dataset("parquet", data_files=by_split)
             else:
-                with quiet_hub():  # its retries' warnings; a failure ends in the one line below
+                with loggers_at(logging.ERROR, "huggingface_hub", "datasets"):  # retries' warnings: the error says it
                     found = datasets.load_dataset(self.path, self.config_name, revision=self.revision)
         except (FileNotFoundError, ValueError, ConnectionError, OSError) as error:
             reason = str(error).splitlines()[0]
@@ -154,20 +154,6 @@ class HuggingFaceDataset(GeneratedFolder):
                             f"({shown}); each image needs one.{whole} Otherwise drop those rows (datasets' "
                             "filter) and save the data set again.")
         return rows
-
-
-@contextlib.contextmanager
-def quiet_hub() -> Iterator[None]:
-    """huggingface_hub's and datasets' loggers at ERROR for the block."""
-    loggers = [logging.getLogger(name) for name in ("huggingface_hub", "datasets")]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
 
 
 def label_names(feature: Any) -> list[str] | None:

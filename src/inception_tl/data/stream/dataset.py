@@ -99,7 +99,7 @@ class ShardStream(IterableDataset):
         worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
         done, before = self.resume or (0, workers)
         batches = worker_batches(self.stretch.batches, workers, done, before)[worker]
-        layout = EpochLayout.of(self.counts, shard_order(self.counts, self.spec.seed, self.epoch, shuffle=True))
+        layout = EpochLayout.of(self.counts, shard_order(self.counts, self.spec.seed, self.epoch))
         cursor = ShardCursor(self.urls, self.spec.retry_seconds)
         window: tuple[int, list[RawSample], np.ndarray] | None = None
         for batch in batches:

@@ -79,9 +79,9 @@ def open_fsspec(url: str) -> BinaryIO:
     protocol = urlparse(url).scheme
     try:
         return fsspec.open(url, "rb").open()
-    except (ImportError, ValueError) as error:
-        if "Protocol not known" in str(error) or isinstance(error, ValueError):
-            raise ConfigError(f"Cannot read {url}: fsspec knows no {protocol}:// scheme ({error}).") from None
+    except ValueError as error:  # fsspec's "Protocol not known"
+        raise ConfigError(f"Cannot read {url}: fsspec knows no {protocol}:// scheme ({error}).") from None
+    except ImportError as error:  # s3fs, gcsfs, adlfs: the scheme's own package
         raise ConfigError(f"Reading {protocol}:// needs a package that is not installed: {error}") from None
     except FileNotFoundError:
         raise DataError(f"Shard not found: {url}") from None

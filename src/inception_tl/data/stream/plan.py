@@ -21,10 +21,8 @@ import numpy as np
 from inception_tl.data.worker.sampling import mix_seed
 
 
-def shard_order(counts: Sequence[int], seed: int, epoch: int, shuffle: bool) -> list[int]:
-    """The shards in the epoch's order: shuffled by (seed, epoch) for training, as listed for evaluation."""
-    if not shuffle:
-        return list(range(len(counts)))
+def shard_order(counts: Sequence[int], seed: int, epoch: int) -> list[int]:
+    """The training shards in the epoch's order: shuffled by (seed, epoch)."""
     return np.random.default_rng(mix_seed(seed, epoch)).permutation(len(counts)).tolist()
 
 

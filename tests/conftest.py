@@ -24,6 +24,18 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def data_dir_of_this_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """paths.data_dir's default (conf/paths/default.yaml reads INCEPTION_TL_DATA_DIR) in the session's temporary
+    folder, for this process and the ones it starts: a test that composes without paths.data_dir writes its
+    generated images and decoded caches there, not into the user's ~/.cache/inception_tl (which held 338 MB of
+    the suite's caches before)."""
+    folder = tmp_path_factory.mktemp("data_dir")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("INCEPTION_TL_DATA_DIR", str(folder))
+        yield folder
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Files with the most slow tests first: pytest-xdist hands out whole files in this order (addopts turns
     its own reordering off), so the long ones start at once and the many short ones fill the gaps at the end."""

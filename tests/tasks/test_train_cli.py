@@ -30,6 +30,8 @@ SMALL_QUICKSTART = [
     "data.batch_size=16",
     "optim.lr=1e-3",
     "trainer.max_epochs=4",
+    "cam.mistakes=4",  # both map figures, of fewer images (24 maps took 3.2 s)
+    "cam.per_class=2",
 ]
 
 
@@ -169,8 +171,11 @@ def test_quickstart_writes_a_report_that_agrees_with_its_metrics(quickstart_run)
 @pytest.mark.parametrize("split", ["test", "val"])
 def test_eval_reproduces_the_runs_own_metrics_exactly(quickstart_run, tmp_path, split):
     run_dir, _, _ = quickstart_run
-    run_script(
-        "eval.py", f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}", f"split={split}", f"hydra.run.dir={tmp_path}"
+    # The maps once (the test split, as the run's own report): a second set says nothing new.
+    maps = [] if split == "test" else ["cam.enabled=false"]
+    result = run_script(
+        "eval.py", f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}", f"split={split}", f"hydra.run.dir={tmp_path}",
+        *maps,
     )
     trained = json.loads((run_dir / "metrics.json").read_text())
     evaluated = json.loads((tmp_path / "metrics.json").read_text())
@@ -180,6 +185,9 @@ def test_eval_reproduces_the_runs_own_metrics_exactly(quickstart_run, tmp_path, 
     with open(tmp_path / "report" / "per_class.csv") as handle:
         rows = {row["class"]: row for row in csv.DictReader(handle)}
     assert float(rows["accuracy"]["f1"]) == pytest.approx(trained[f"{split}/acc"], abs=1e-6)
+    if split == "test":
+        assert (tmp_path / "report" / "cam_per_class.png").is_file()
+        assert "Class-activation maps (gradcam, stage Mixed_6e, 3 x 3):" in result.stdout
 
 
 def test_predict_classifies_a_folder_with_the_checkpoint_alone(quickstart_run, tmp_path):

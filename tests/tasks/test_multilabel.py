@@ -18,10 +18,12 @@ pytestmark = pytest.mark.slow
 
 SHAPES = ["circle", "square", "star", "triangle"]  # the class names: the training rows' labels, sorted
 
-# data=shape_tags as documented: each shape in its own quarter (learnable in a few epochs from scratch), no flips.
-RUN = ["experiment=quickstart", "data=shape_tags"]
+# data=shape_tags with each shape in its own quarter and its own colour: the task 45 steps from scratch learn
+# whatever the seed (the documented default, shapes in random colours, needs about 2,000 images seen: measured,
+# this run's budget on it gave test mAP 0.44 to 0.71 by seed). No flips: they would swap circle and square.
+RUN = ["experiment=quickstart", "data=shape_tags", "data.source.colour_coded=true"]
 RUN += ["data.source.train_images=240", "data.source.test_images=40", "data.source.image_size=80"]
-RUN += ["data.batch_size=16", "data.val_split=0.25", "optim.lr=1e-3", "trainer.max_epochs=4"]
+RUN += ["data.batch_size=16", "data.val_split=0.25", "trainer.max_epochs=3"]
 RUN += ["callbacks.progress_bar=null", "callbacks.last_checkpoint=null"]  # figures on: the report's are checked
 RUN += ["cam.mistakes=4", "cam.per_class=1"]  # both map figures, of a few images (60 maps took 4.8 s)
 
@@ -42,9 +44,10 @@ def read_csv(path):
 def test_a_short_run_learns_each_label_and_reports_it(trained):
     run_dir, metrics = trained
     # All-negative predictions score a macro F1 of 0, and a ranking by chance an average precision of the labels'
-    # frequency (about 0.5 here). Measured: macro F1 0.61, mAP 0.73, AUROC 0.70 (test, 40 images).
-    assert metrics["test/f1"] > 0.4, metrics
-    assert metrics["test/map"] > 0.6, metrics
+    # frequency (about 0.5 here). Measured on 2 cores (test, 40 images), seeds 0 to 3: macro F1 0.74 to 0.80,
+    # mAP 0.83 to 0.91, AUROC 0.83 to 0.91.
+    assert metrics["test/f1"] > 0.5, metrics
+    assert metrics["test/map"] > 0.65, metrics
     assert metrics["class_names"] == SHAPES
     rows = {row["label"]: row for row in read_csv(run_dir / "report" / "per_label.csv")}
     assert list(rows) == [*SHAPES, "macro avg"]
@@ -140,9 +143,9 @@ def test_predict_and_the_onnx_export_give_the_runs_label_sets(trained, tmp_path)
     assert {"QuantizeLinear", "DequantizeLinear"} <= {node.op_type for node in graph.node}
     int8 = onnxruntime.InferenceSession(str(tmp_path / "onnx" / "model.int8.onnx")).run(None, {"images": images})[0]
     # This briefly trained model is int8's hard case: its tuned thresholds sit where its probabilities crowd.
-    # Measured on 2 cores (AMD EPYC, AVX2), by thread count (the trained model differs): 79% and 98% of the 48
-    # label decisions agree, probabilities 0.062 and 0.056 apart on average. The quickstart model's int8 loses no
+    # Measured on 2 cores (AMD EPYC, AVX2), by thread count (the trained model differs): 94% and 98% of the 48
+    # label decisions agree, probabilities 0.023 and 0.020 apart on average. The quickstart model's int8 loses no
     # accuracy (benchmarks/int8_onnx.py, docs/deploy.md).
     thresholds = np.array(card["thresholds"])
-    assert ((int8 >= thresholds) == (probabilities >= thresholds)).mean() >= 0.6
-    assert np.abs(int8 - probabilities).mean() < 0.15
+    assert ((int8 >= thresholds) == (probabilities >= thresholds)).mean() >= 0.75
+    assert np.abs(int8 - probabilities).mean() < 0.08

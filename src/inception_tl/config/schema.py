@@ -399,6 +399,9 @@ class ShapeTagsSource:
     seed: int = 0
     # Each shape in its own quarter of the image (position tells it: learnable in a few epochs from scratch).
     fixed_quarters: bool = True
+    # Each shape in its own colour too, over a grey background (colour alone tells it: learnt in a few dozen
+    # steps from scratch, for tests and demos on the smallest budgets).
+    colour_coded: bool = False
 
 
 @dataclass

@@ -71,3 +71,23 @@ def test_shape_tags_list_one_to_three_shapes_per_image_each_in_its_quarter(tmp_p
             for name, (r, c) in quarters.items()
         }
         assert {name for name, on in busy.items() if on} == set(row["label"].split(";")), row
+
+
+def test_colour_coded_shape_tags_paint_each_shape_in_its_own_colour_over_grey(tmp_path):
+    import csv
+
+    import numpy as np
+    from PIL import Image
+
+    from inception_tl.data.sources import ShapeTags
+    from inception_tl.data.sources.shapes import SHAPE_COLOURS
+
+    source = ShapeTags(train_images=20, test_images=0, image_size=64, seed=1, fixed_quarters=True, colour_coded=True)
+    source.prepare(tmp_path)
+    with open(tmp_path / "labels.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        pixels = np.asarray(Image.open(tmp_path / row["path"]), dtype=np.int64).reshape(-1, 3)
+        # A painted pixel is exactly its shape's colour; the background's noise never lands on one.
+        present = {name for name, colour in SHAPE_COLOURS.items() if (pixels == colour).all(axis=1).sum() > 20}
+        assert present == set(row["label"].split(";")), row

@@ -13,6 +13,8 @@ from inception_tl.data.sources.generated import GeneratedFolder
 from inception_tl.errors import DataError
 
 SHAPES = ("circle", "square", "triangle", "star")
+# data.source.colour_coded's colours (red, green, blue, yellow): saturated, so no grey background is near one.
+SHAPE_COLOURS = {"circle": (225, 40, 40), "square": (40, 200, 40), "triangle": (40, 80, 235), "star": (230, 200, 30)}
 
 
 def _polygon(shape: str, cx: float, cy: float, radius: float, angle: float) -> list[tuple[float, float]]:
@@ -25,21 +27,28 @@ def _polygon(shape: str, cx: float, cy: float, radius: float, angle: float) -> l
     return points
 
 
-def noisy_background(size: int, rng: np.random.Generator) -> tuple[Image.Image, np.ndarray]:
-    """A `size` x `size` image of one random colour plus noise, and that colour."""
-    background = rng.integers(0, 256, 3)
+def noisy_background(size: int, rng: np.random.Generator, grey: bool = False) -> tuple[Image.Image, np.ndarray]:
+    """A `size` x `size` image of one random colour (or `grey` level) plus noise, and that colour."""
+    background = np.repeat(rng.integers(0, 256), 3) if grey else rng.integers(0, 256, 3)
     noise = rng.normal(0.0, 12.0, (size, size, 3))
     return Image.fromarray(np.clip(background + noise, 0, 255).astype(np.uint8), "RGB"), background
 
 
 def paint_shape(
-    image: Image.Image, shape: str, box: tuple[float, float, float], background: np.ndarray, rng: np.random.Generator
+    image: Image.Image,
+    shape: str,
+    box: tuple[float, float, float],
+    background: np.ndarray,
+    rng: np.random.Generator,
+    colour: tuple[int, int, int] | None = None,
 ) -> None:
-    """Paint `shape` in a random colour, size, position and rotation inside `box` = (left, top, side)."""
+    """Paint `shape` in `colour` (None: a random one that stands out from `background`) at a random size,
+    position and rotation inside `box` = (left, top, side)."""
     left, top, side = box
-    colour = rng.integers(0, 256, 3)
-    while np.abs(colour - background).sum() < 200:  # keep the shape visible against its background
+    if colour is None:
         colour = rng.integers(0, 256, 3)
+        while np.abs(colour - background).sum() < 200:  # keep the shape visible against its background
+            colour = rng.integers(0, 256, 3)
     radius = rng.uniform(0.25, 0.42) * side
     cx, cy = left + rng.uniform(radius, side - radius), top + rng.uniform(radius, side - radius)
     angle = rng.uniform(0, 2 * math.pi)
@@ -58,14 +67,18 @@ def draw_shape(shape: str, size: int, rng: np.random.Generator) -> Image.Image:
     return image
 
 
-def draw_shapes(shapes: Sequence[str], size: int, rng: np.random.Generator, fixed_quarters: bool) -> Image.Image:
+def draw_shapes(
+    shapes: Sequence[str], size: int, rng: np.random.Generator, fixed_quarters: bool, colour_coded: bool = False
+) -> Image.Image:
     """One image with each of `shapes` (at most 4) in its own quarter: a random one, or with `fixed_quarters`
-    each shape's own (circle top left, square top right, triangle bottom left, star bottom right)."""
-    image, background = noisy_background(size, rng)
+    each shape's own (circle top left, square top right, triangle bottom left, star bottom right); with
+    `colour_coded` each shape in its own colour (SHAPE_COLOURS) over a grey background."""
+    image, background = noisy_background(size, rng, grey=colour_coded)
     half = size / 2
     quarters = [SHAPES.index(shape) for shape in shapes] if fixed_quarters else rng.permutation(4)
     for shape, quarter in zip(shapes, quarters, strict=False):
-        paint_shape(image, shape, (half * (quarter % 2), half * (quarter // 2), half), background, rng)
+        colour = SHAPE_COLOURS[shape] if colour_coded else None
+        paint_shape(image, shape, (half * (quarter % 2), half * (quarter // 2), half), background, rng, colour)
     return image
 
 
@@ -104,16 +117,25 @@ class ShapeTags(GeneratedFolder):
     """A generated multi-label set (data=shape_tags): each image holds 1 to 3 of the four shapes, each in its own
     quarter, listed in `labels.csv` (path, label: the shapes separated by ";", split: train or test); the same
     seed gives the same files. Read back like any user's CSV. `fixed_quarters`: each shape always in its own
-    quarter, an easier task (where, rather than what) that a short run from scratch learns."""
+    quarter, an easier task (where, rather than what) that a short run from scratch learns. `colour_coded`: each
+    shape in its own colour as well, the easiest (colour alone tells it), learnt in a few dozen steps."""
 
     name = "shape-tags"
 
     def __init__(
-        self, *, train_images: int, test_images: int, image_size: int, seed: int, fixed_quarters: bool
+        self,
+        *,
+        train_images: int,
+        test_images: int,
+        image_size: int,
+        seed: int,
+        fixed_quarters: bool,
+        colour_coded: bool = False,
     ) -> None:
         """The values come from the config (conf/data/shape_tags.yaml), their one statement."""
         self.params = {"train_images": int(train_images), "test_images": int(test_images)}
         self.params |= {"image_size": int(image_size), "seed": int(seed), "fixed_quarters": bool(fixed_quarters)}
+        self.params["colour_coded"] = bool(colour_coded)
 
     def write(self, folder: Path) -> None:
         rows = []
@@ -123,6 +145,9 @@ class ShapeTags(GeneratedFolder):
             for index in range(self.params[f"{split}_images"]):
                 chosen = [SHAPES[k] for k in sorted(rng.choice(4, size=rng.integers(1, 4), replace=False))]
                 name = f"{split}/{index:04d}.png"
-                draw_shapes(chosen, self.params["image_size"], rng, self.params["fixed_quarters"]).save(folder / name)
+                image = draw_shapes(
+                    chosen, self.params["image_size"], rng, self.params["fixed_quarters"], self.params["colour_coded"]
+                )
+                image.save(folder / name)
                 rows.append(f"{name},{';'.join(chosen)},{split}\n")
         (folder / "labels.csv").write_text("path,label,split\n" + "".join(rows))

@@ -109,7 +109,16 @@ def instantiated_nodes() -> list[tuple[str, str, dict[str, Any]]]:
     for name, node in [*SOURCES.items(), *CALLBACKS.items()]:  # schemas that supply every option of their class
         fields = {item.name: None for item in dataclasses.fields(node) if not item.name.startswith("_")}
         found.append((f"{node.__name__} ({name})", node._target_, fields))
-    return found
+    return [(path, target, supplied) for path, target, supplied in found if signature_is_ours(target)]
+
+
+def signature_is_ours(target: str) -> bool:
+    """Whether the defaults of `target`'s parameters are written here: not for a subclass that keeps its
+    library's __init__ (EvaluationCheckpoint's are Lightning's ModelCheckpoint's)."""
+    module, name = target.rsplit(".", 1)
+    built = getattr(importlib.import_module(module), name)
+    init = built.__init__ if inspect.isclass(built) else built
+    return getattr(init, "__module__", "").startswith(("inception_tl", "hydra_plugins"))
 
 
 NODES = instantiated_nodes()

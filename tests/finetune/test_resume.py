@@ -177,7 +177,8 @@ def resnet_on_tags(data, finetune):
 @pytest.fixture(scope="module")
 def tags_data(shared_tmp):
     root = shared_tmp("tags") / "shape_tags"
-    ShapeTags(train_images=16, test_images=0, image_size=64, seed=0, fixed_quarters=False).prepare(root)
+    source = ShapeTags(train_images=16, test_images=0, image_size=64, seed=0, fixed_quarters=False, colour_coded=False)
+    source.prepare(root)
     options = {"csv": str(root / "labels.csv"), "multi_label": True, "backbone": "resnet50", "image_size": 64}
     return make_datamodule(root, val_split=0.25, augment=LEVER_AUGMENT, **options)
 

@@ -5,7 +5,8 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
-from inception_tl.training.callbacks import EMAWeights
+from inception_tl.training.callbacks import EMAWeights, EvaluationCheckpoint
+from inception_tl.training.checkpoints import EVALUATION_KEYS
 from tests.helpers import classifier, fit, make_datamodule, snapshot, write_image_tree
 
 
@@ -52,3 +53,19 @@ def test_checkpoints_hold_the_average_and_the_trained_weights_beside_it(tiny, tm
     average = {name[len("module.") :]: value for name, value in ema._average_model.state_dict().items()}
     assert all(torch.equal(saved["state_dict"][name], average[name]) for name in saved["state_dict"])
     assert not torch.equal(saved["state_dict"]["head.weight"], saved["current_model_state"]["head.weight"])
+
+
+def test_best_ckpt_holds_the_average_alone_from_its_first_write(tiny, tmp_path):
+    """best.ckpt (EvaluationCheckpoint) is written at every improving epoch: the average that won validation,
+    without the resume state (Lightning's save_weights_only would have saved the trained weights instead)."""
+    model, ema = classifier({"strategy": "full"}), EMAWeights(decay=0.9)
+    best = EvaluationCheckpoint(dirpath=tmp_path, filename="best", monitor="val/loss", enable_version_counter=False)
+    last = ModelCheckpoint(dirpath=tmp_path, filename="last", monitor=None, enable_version_counter=False)
+    fit(model, tiny, 1, [best, last, ema], enable_checkpointing=True)
+    saved = torch.load(tmp_path / "best.ckpt", weights_only=True)
+    assert set(saved) == set(EVALUATION_KEYS)
+    average = {name[len("module.") :]: value for name, value in ema._average_model.state_dict().items()}
+    assert all(torch.equal(saved["state_dict"][name], average[name]) for name in saved["state_dict"])
+    complete = torch.load(tmp_path / "last.ckpt", weights_only=True)  # the same epoch's, with everything
+    assert all(torch.equal(saved["state_dict"][name], complete["state_dict"][name]) for name in saved["state_dict"])
+    assert (tmp_path / "best.ckpt").stat().st_size < (tmp_path / "last.ckpt").stat().st_size / 2

@@ -54,8 +54,9 @@ def test_shape_tags_list_one_to_three_shapes_per_image_each_in_its_quarter(tmp_p
 
     from inception_tl.data.sources import ShapeTags
 
-    ShapeTags(train_images=30, test_images=6, image_size=64, seed=3, fixed_quarters=True).prepare(tmp_path / "a")
-    ShapeTags(train_images=30, test_images=6, image_size=64, seed=3, fixed_quarters=True).prepare(tmp_path / "b")
+    options = {"train_images": 30, "test_images": 6, "image_size": 64, "seed": 3}
+    ShapeTags(**options, fixed_quarters=True, colour_coded=False).prepare(tmp_path / "a")
+    ShapeTags(**options, fixed_quarters=True, colour_coded=False).prepare(tmp_path / "b")
     assert fingerprint(tmp_path / "a") == fingerprint(tmp_path / "b")
     with open(tmp_path / "a" / "labels.csv") as handle:
         rows = list(csv.DictReader(handle))

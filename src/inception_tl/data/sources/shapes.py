@@ -130,7 +130,7 @@ class ShapeTags(GeneratedFolder):
         image_size: int,
         seed: int,
         fixed_quarters: bool,
-        colour_coded: bool = False,
+        colour_coded: bool,
     ) -> None:
         """The values come from the config (conf/data/shape_tags.yaml), their one statement."""
         self.params = {"train_images": int(train_images), "test_images": int(test_images)}

@@ -1,5 +1,6 @@
 """Every Lightning callback of the project, in one place (the config's `callbacks` group names them here)."""
 
+from inception_tl.training.callbacks.best_checkpoint import EvaluationCheckpoint
 from inception_tl.training.callbacks.compile_time import CompileTimeReport
 from inception_tl.training.callbacks.ema import EMAWeights
 from inception_tl.training.callbacks.feature_cache import FeatureCache
@@ -15,6 +16,7 @@ __all__ = [
     "CompileTimeReport",
     "EMAWeights",
     "EpochHistory",
+    "EvaluationCheckpoint",
     "FeatureCache",
     "FreezeScheduleCallback",
     "IntervalProgressBar",

@@ -59,13 +59,14 @@ def test_best_ckpt_holds_the_average_alone_from_its_first_write(tiny, tmp_path):
     """best.ckpt (EvaluationCheckpoint) is written at every improving epoch: the average that won validation,
     without the resume state (Lightning's save_weights_only would have saved the trained weights instead)."""
     model, ema = classifier({"strategy": "full"}), EMAWeights(decay=0.9)
-    best = EvaluationCheckpoint(dirpath=tmp_path, filename="best", monitor="val/loss", enable_version_counter=False)
-    last = ModelCheckpoint(dirpath=tmp_path, filename="last", monitor=None, enable_version_counter=False)
-    fit(model, tiny, 1, [best, last, ema], enable_checkpointing=True)
+    # save_last's last.ckpt, the same callback's, keeps everything for resuming.
+    best = EvaluationCheckpoint(dirpath=tmp_path, filename="best", monitor="val/loss", save_last=True)
+    fit(model, tiny, 1, [best, ema], enable_checkpointing=True)
     saved = torch.load(tmp_path / "best.ckpt", weights_only=True)
     assert set(saved) == set(EVALUATION_KEYS)
     average = {name[len("module.") :]: value for name, value in ema._average_model.state_dict().items()}
     assert all(torch.equal(saved["state_dict"][name], average[name]) for name in saved["state_dict"])
     complete = torch.load(tmp_path / "last.ckpt", weights_only=True)  # the same epoch's, with everything
+    assert {"optimizer_states", "current_model_state"} <= set(complete)
     assert all(torch.equal(saved["state_dict"][name], complete["state_dict"][name]) for name in saved["state_dict"])
     assert (tmp_path / "best.ckpt").stat().st_size < (tmp_path / "last.ckpt").stat().st_size / 2

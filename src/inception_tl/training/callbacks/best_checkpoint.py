@@ -10,6 +10,7 @@ wrong weights under EMA. Here the checkpoint is assembled as usual and only its 
 
 from __future__ import annotations
 
+from typing import Any
 from weakref import proxy
 
 import lightning as L
@@ -27,7 +28,21 @@ class EvaluationCheckpoint(ModelCheckpoint):
                                                             monitor="val/acc", mode="max")])
     """
 
+    _saving_last = False
+
+    def _save_last_checkpoint(self, trainer: L.Trainer, monitor_candidates: dict[str, Any]) -> None:
+        """`save_last=true`'s last.ckpt is for resuming: it keeps everything. (`save_last=link` links to the best
+        file, which holds no resume state: the default config's own last.ckpt callback is the one to resume from.)"""
+        self._saving_last = True
+        try:
+            super()._save_last_checkpoint(trainer, monitor_candidates)
+        finally:
+            self._saving_last = False
+
     def _save_checkpoint(self, trainer: L.Trainer, filepath: str) -> None:
+        if self._saving_last:
+            super()._save_checkpoint(trainer, filepath)
+            return
         # Trainer.save_checkpoint with a filter between assembling and writing (the same three steps).
         checkpoint = trainer._checkpoint_connector.dump_checkpoint(weights_only=False)
         evaluation = {key: checkpoint[key] for key in EVALUATION_KEYS if key in checkpoint}

@@ -1,5 +1,5 @@
-"""The architectures of conf/backbone/ beyond Inception (xception41 aside, below) export to ONNX and TorchScript
-with PyTorch's probabilities (within 1e-4), the calibration's temperature included. (A file of its own:
+"""The architectures of conf/backbone/ beyond Inception (resnet50 and xception41 aside, below) export to ONNX and
+TorchScript with PyTorch's probabilities (within 1e-4), the calibration's temperature included. (A file of its own:
 pytest-xdist gives each file to one process, and these exports are the suite's longest.)
 
 Each model is built with each of its kinds of blocks once (tests.helpers.drop_repeated_blocks): the same layers
@@ -14,9 +14,10 @@ import torch
 from inception_tl.tasks.export import export_classifier
 from tests.helpers import BACKBONE_SIZES, drop_repeated_blocks, model_for
 
-# xception41 exports nothing the others do not: its separable convolutions are mobilenetv3's depthwise and
-# pointwise ones, its residual adds resnet50's (test_any_backbone.py still trains it).
-SIZES = {name: size for name, size in BACKBONE_SIZES.items() if name != "xception41"}
+# Two export nothing the others do not (test_any_backbone.py still trains both): resnet50's convolutions,
+# BatchNorm, max pool and residual adds are Inception-ResNet-v2's (tests/tasks/test_export.py), xception41's
+# separable convolutions mobilenetv3's depthwise and pointwise ones.
+SIZES = {name: size for name, size in BACKBONE_SIZES.items() if name not in ("resnet50", "xception41")}
 
 
 @pytest.mark.slow

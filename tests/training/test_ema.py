@@ -3,7 +3,7 @@ resume with EMA: finetune/test_resume.py; eval.py from an EMA checkpoint: evalua
 
 import pytest
 import torch
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback
 
 from inception_tl.training.callbacks import EMAWeights, EvaluationCheckpoint
 from inception_tl.training.checkpoints import EVALUATION_KEYS
@@ -44,29 +44,21 @@ def test_the_average_is_the_hand_computed_one_with_the_warming_decay(tiny):
     assert not torch.equal(final["head.weight"], steps.weights[-1]["head.weight"])  # not simply the last weights
 
 
-def test_checkpoints_hold_the_average_and_the_trained_weights_beside_it(tiny, tmp_path):
-    """(A resumed run restores both exactly: finetune/test_resume.py runs with EMA on.)"""
-    model, ema = classifier({"strategy": "full"}), EMAWeights(decay=0.9)
-    checkpoint = ModelCheckpoint(dirpath=tmp_path, filename="last", monitor=None, enable_version_counter=False)
-    fit(model, tiny, 1, [checkpoint, ema], enable_checkpointing=True)
-    saved = torch.load(tmp_path / "last.ckpt", weights_only=True)
-    average = {name[len("module.") :]: value for name, value in ema._average_model.state_dict().items()}
-    assert all(torch.equal(saved["state_dict"][name], average[name]) for name in saved["state_dict"])
-    assert not torch.equal(saved["state_dict"]["head.weight"], saved["current_model_state"]["head.weight"])
-
-
-def test_best_ckpt_holds_the_average_alone_from_its_first_write(tiny, tmp_path):
-    """best.ckpt (EvaluationCheckpoint) is written at every improving epoch: the average that won validation,
-    without the resume state (Lightning's save_weights_only would have saved the trained weights instead)."""
+def test_checkpoints_hold_the_average_and_best_ckpt_nothing_else(tiny, tmp_path):
+    """last.ckpt: the average as its state_dict, the trained weights beside it (a resumed run restores both
+    exactly: finetune/test_resume.py runs with EMA on). best.ckpt (EvaluationCheckpoint), written at every
+    improving epoch: the average that won validation, without the resume state (Lightning's save_weights_only
+    would have saved the trained weights instead)."""
     model, ema = classifier({"strategy": "full"}), EMAWeights(decay=0.9)
     # save_last's last.ckpt, the same callback's, keeps everything for resuming.
     best = EvaluationCheckpoint(dirpath=tmp_path, filename="best", monitor="val/loss", save_last=True)
     fit(model, tiny, 1, [best, ema], enable_checkpointing=True)
-    saved = torch.load(tmp_path / "best.ckpt", weights_only=True)
-    assert set(saved) == set(EVALUATION_KEYS)
     average = {name[len("module.") :]: value for name, value in ema._average_model.state_dict().items()}
+    last = torch.load(tmp_path / "last.ckpt", weights_only=True)
+    assert all(torch.equal(last["state_dict"][name], average[name]) for name in last["state_dict"])
+    assert not torch.equal(last["state_dict"]["head.weight"], last["current_model_state"]["head.weight"])
+    assert "optimizer_states" in last
+    saved = torch.load(tmp_path / "best.ckpt", weights_only=True)  # the same epoch's
+    assert set(saved) == set(EVALUATION_KEYS)
     assert all(torch.equal(saved["state_dict"][name], average[name]) for name in saved["state_dict"])
-    complete = torch.load(tmp_path / "last.ckpt", weights_only=True)  # the same epoch's, with everything
-    assert {"optimizer_states", "current_model_state"} <= set(complete)
-    assert all(torch.equal(saved["state_dict"][name], complete["state_dict"][name]) for name in saved["state_dict"])
     assert (tmp_path / "best.ckpt").stat().st_size < (tmp_path / "last.ckpt").stat().st_size / 2

@@ -53,6 +53,11 @@ def run_or_exit(entry: Callable[[DictConfig], T], cfg: DictConfig) -> T:
         return entry(cfg)
     except InceptionTLError as error:
         print(f"\nError: {original_message(error)}", file=sys.stderr)
+        # The message is all the user gets. The stack it came through holds, from a DataLoader worker's error, the
+        # loader and its worker processes in a reference cycle; collected by the garbage collector, the loader's
+        # queues are closed before it stops its workers, and it waits 5 s for each (where the process goes on:
+        # a notebook, a test). Without the stack they stop at once.
+        error.__traceback__ = None
         sys.exit(1)
     except MissingMandatoryValue as error:  # a `???` in the config that the command line did not set
         print(f"\nError: {error.full_key} is not set: add {error.full_key}=VALUE to the command.", file=sys.stderr)

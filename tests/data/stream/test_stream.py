@@ -4,6 +4,7 @@ twice or lost, resumed mid-epoch at the next unseen batch, bad samples skipped w
 
 import io
 import json
+import multiprocessing
 import re
 import socket
 import tarfile
@@ -215,13 +216,17 @@ def test_bad_samples_are_skipped_with_their_keys_or_stop_the_run_named(tmp_path)
 
 
 def test_a_bad_sample_met_in_a_loader_worker_is_one_line_naming_it(tmp_path, capsys):
-    """torch re-raises a worker's error with the worker's stack in its text: the user still reads one line."""
+    """torch re-raises a worker's error with the worker's stack in its text: the user still reads one line, and the
+    loader's workers stop with the run."""
     write_folder_shards(tmp_path, shard_size=8)
     add_bad_shard(tmp_path / "shards")
     index = ShardIndex.read(str(tmp_path / "shards"))
+    before = set(multiprocessing.active_children())
     with pytest.raises(SystemExit) as stopped:
         run_or_exit(lambda _: batches(StreamLoader(stream(index, window_batches=1), lambda: 0, 2)), None)
     assert stopped.value.code == 1
+    # The loader's workers stopped with the run, not left to the garbage collector (which then waits 5 s for each).
+    assert set(multiprocessing.active_children()) <= before
     printed = capsys.readouterr().err.strip()
     assert re.fullmatch(r"Error: Bad sample .*bad\.tar#bad-[12]: .*data\.on_bad_image=skip.*", printed), printed
 

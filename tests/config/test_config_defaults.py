@@ -112,11 +112,16 @@ def instantiated_nodes() -> list[tuple[str, str, dict[str, Any]]]:
     return [(path, target, supplied) for path, target, supplied in found if signature_is_ours(target)]
 
 
+def built_by(target: str) -> Any:
+    """The class or function a `_target_` names."""
+    module, name = target.rsplit(".", 1)
+    return getattr(importlib.import_module(module), name)
+
+
 def signature_is_ours(target: str) -> bool:
     """Whether the defaults of `target`'s parameters are written here: not for a subclass that keeps its
     library's __init__ (EvaluationCheckpoint's are Lightning's ModelCheckpoint's)."""
-    module, name = target.rsplit(".", 1)
-    built = getattr(importlib.import_module(module), name)
+    built = built_by(target)
     init = built.__init__ if inspect.isclass(built) else built
     return getattr(init, "__module__", "").startswith(("inception_tl", "hydra_plugins"))
 
@@ -128,14 +133,14 @@ NODES = instantiated_nodes()
 def test_no_class_the_config_builds_restates_a_default_the_config_supplies(path, target, supplied):
     """A default in both the YAML and the signature is two facts that drift apart (Shapes took 150 training images
     a class when built in Python, 500 from the config): the config's value is the one statement."""
-    module, name = target.rsplit(".", 1)
-    built = getattr(importlib.import_module(module), name)
+    built = built_by(target)
     parameters = inspect.signature(built).parameters
     restated = {
         key: parameters[key].default
         for key in supplied
         if key in parameters and parameters[key].default is not inspect.Parameter.empty
     }
+    name = built.__name__
     assert not restated, f"conf/{path} supplies {sorted(restated)} to {name}, whose signature restates {restated}"
 
 
